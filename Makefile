@@ -1,0 +1,61 @@
+# Run 'make' or 'make help' to list the targets.
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+GO ?= go
+BIN := bin
+PKGS := ./...
+# Integration tests start real API servers; on a 2-core machine the whole
+# suite takes a few minutes.
+TEST_FLAGS ?= -timeout 30m
+BENCH ?= .
+# The tools environment is computed once per recipe: building the tools is
+# slow the first time and instant afterwards.
+TOOLS_ENV = eval "$$(hack/tools/env.sh)"
+
+.PHONY: help
+help: ## List the targets with a line each.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build meshcert, the webhook and the exporter into bin/.
+	$(GO) build -trimpath -o $(BIN)/ ./cmd/...
+
+.PHONY: tools
+tools: ## Build kube-apiserver, etcd, helm and promtool into ~/.cache/meshcert (first run: about 10 minutes).
+	@$(TOOLS_ENV) && env | grep -E '^(TEST_ASSET_|MESHCERT_(HELM|PROMTOOL))' | sort
+
+.PHONY: test
+test: ## Run every test, including the ones against real API servers (builds the tools first).
+	@$(TOOLS_ENV) && $(GO) test $(TEST_FLAGS) $(PKGS)
+
+.PHONY: bench
+bench: ## Run the benchmarks (BENCH=regexp selects them); figures go in BENCHMARKS.md.
+	@$(TOOLS_ENV) && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem $(TEST_FLAGS) $(PKGS)
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz test for FUZZTIME (default 30s).
+	@$(GO) list -f '{{.ImportPath}} {{.Dir}}' $(PKGS) | while read -r pkg dir; do \
+		for fuzz in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | cut -d' ' -f2); do \
+			echo "$$pkg $$fuzz"; \
+			$(GO) test -run '^$$' -fuzz "^$$fuzz$$" -fuzztime $${FUZZTIME:-30s} $$pkg; \
+		done; \
+	done
+
+.PHONY: lint
+lint: ## Check formatting and run go vet on every module.
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [[ -n $$unformatted ]]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+	@for mod in hack/tools/*/; do (cd $$mod && $(GO) vet ./...); done
+
+.PHONY: demo
+demo: ## Run the whole system on two local control planes (not built yet).
+	@echo "make demo: the demo is not built yet; run 'make test' to exercise meshcert against real API servers." >&2
+	@exit 1
+
+.PHONY: clean
+clean: ## Remove bin/. The tool cache in ~/.cache/meshcert is kept.
+	rm -rf $(BIN)
