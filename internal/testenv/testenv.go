@@ -26,6 +26,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	"github.com/meshcert/meshcert/internal/crds"
 )
 
 // Cluster is one running API server.
@@ -75,7 +77,7 @@ func Start(tb testing.TB, opts Options) *Cluster {
 func StartN(tb testing.TB, n int, opts Options) []*Cluster {
 	tb.Helper()
 	requireBinaries(tb)
-	crdPaths, err := crdPaths()
+	crdPaths, err := crds.Paths()
 	if err != nil {
 		tb.Fatalf("locate CRDs: %v", err)
 	}

@@ -1,4 +1,6 @@
-package testenv
+// Package crds locates the Istio networking and Gateway API CRDs in the
+// module cache, at the versions go.mod pins, for test and demo clusters.
+package crds
 
 import (
 	"encoding/json"
@@ -24,9 +26,10 @@ var (
 	crdErr   error
 )
 
-// crdPaths returns the CRD files and folders, downloading their modules
-// into the module cache when needed.
-func crdPaths() ([]string, error) {
+// Paths returns the CRD files and folders, downloading their modules into
+// the module cache when needed. It runs the go command, so it works only
+// inside this repository's module.
+func Paths() ([]string, error) {
 	crdOnce.Do(func() {
 		for _, m := range crdModules {
 			dir, err := moduleDir(m.module)

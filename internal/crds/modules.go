@@ -1,6 +1,6 @@
 //go:build tools
 
-package testenv
+package crds
 
 // The CRDs of these modules are installed into test clusters. Importing a
 // package of each keeps the module, at the version go.mod pins, in the
