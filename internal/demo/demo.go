@@ -1,0 +1,95 @@
+// Package demo runs meshcert's whole system on two local control planes
+// and walks through an operator's day, checking that every step behaves as
+// described. 'meshcert demo' and 'make demo' run it.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Options configure a demo run.
+type Options struct {
+	// BinDir holds the webhook, exporter and meshcert binaries.
+	BinDir string
+	// WebhookConfig is the file with the webhook configurations to install.
+	WebhookConfig string
+	// AlertRules is the Prometheus rules file to evaluate.
+	AlertRules string
+	// RuleEvaluator is the program that evaluates AlertRules on a scrape.
+	RuleEvaluator string
+	// KeepDir keeps the working folder (kubeconfigs, logs) after the run.
+	KeepDir bool
+	Out     io.Writer
+}
+
+// step is one stage of the operator's day. run returns the lines that
+// show its outcome, or an error when the system did not behave as
+// described.
+type step struct {
+	title string
+	run   func(ctx context.Context) ([]string, error)
+}
+
+// Run starts the system, runs every step and stops everything again, also
+// when ctx is cancelled. It returns an error when any step failed.
+func Run(ctx context.Context, opts Options) (err error) {
+	dir, err := os.MkdirTemp("", "meshcert-demo-")
+	if err != nil {
+		return fmt.Errorf("create working folder: %w", err)
+	}
+	defer func() {
+		if err != nil || opts.KeepDir {
+			fmt.Fprintf(opts.Out, "\nKubeconfigs and logs are kept in %s\n", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	}()
+
+	fmt.Fprintln(opts.Out, "Starting two control planes, the webhook and the exporter (the first run builds them)...")
+	started := time.Now()
+	sys, err := startSystem(ctx, opts, dir)
+	defer func() {
+		if stopErr := sys.stop(); stopErr != nil {
+			fmt.Fprintf(opts.Out, "Cleanup failed: %v\n", stopErr)
+			err = errors.Join(err, stopErr)
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.Out, "Ready in %s.\n", time.Since(started).Round(100*time.Millisecond))
+
+	return runSteps(ctx, opts.Out, sys.steps())
+}
+
+func runSteps(ctx context.Context, out io.Writer, steps []step) error {
+	var failed []string
+	for i, s := range steps {
+		fmt.Fprintf(out, "\n[%d/%d] %s\n", i+1, len(steps), s.title)
+		if ctx.Err() != nil {
+			return fmt.Errorf("demo interrupted: %w", ctx.Err())
+		}
+		lines, err := s.run(ctx)
+		for _, line := range lines {
+			fmt.Fprintf(out, "      %s\n", strings.ReplaceAll(line, "\n", "\n      "))
+		}
+		if err != nil {
+			fmt.Fprintf(out, "  FAIL %v\n", err)
+			failed = append(failed, s.title)
+			continue
+		}
+		fmt.Fprintln(out, "  ok")
+	}
+
+	fmt.Fprintf(out, "\nSummary: %d of %d steps behaved as described.\n", len(steps)-len(failed), len(steps))
+	if len(failed) > 0 {
+		return fmt.Errorf("%d steps failed: %s", len(failed), strings.Join(failed, "; "))
+	}
+	return nil
+}
