@@ -10,6 +10,10 @@ PKGS := ./...
 # Integration tests start real API servers; on a 2-core machine the whole
 # suite takes a few minutes.
 TEST_FLAGS ?= -timeout 30m
+# Modules with tests of their own, outside the main module's ./...: the
+# dashboard and alert tests need Prometheus server packages that the main
+# go.mod does not carry.
+TEST_MODULES := dashboards
 BENCH ?= .
 # The tools environment is computed once per recipe: building the tools is
 # slow the first time and instant afterwards.
@@ -29,7 +33,8 @@ tools: ## Build kube-apiserver, etcd, helm and promtool into ~/.cache/meshcert (
 
 .PHONY: test
 test: ## Run every test, including the ones against real API servers (builds the tools first).
-	@$(TOOLS_ENV) && $(GO) test $(TEST_FLAGS) $(PKGS)
+	@$(TOOLS_ENV) && $(GO) test $(TEST_FLAGS) $(PKGS) && \
+		for mod in $(TEST_MODULES); do (cd $$mod && $(GO) test $(TEST_FLAGS) ./...); done
 
 .PHONY: bench
 bench: ## Run the benchmarks (BENCH=regexp selects them); figures go in BENCHMARKS.md.
@@ -49,7 +54,7 @@ lint: ## Check formatting and run go vet on every module.
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [[ -n $$unformatted ]]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
-	@for mod in hack/tools/*/; do (cd $$mod && $(GO) vet ./...); done
+	@for mod in hack/tools/*/ $(TEST_MODULES); do (cd $$mod && $(GO) vet ./...); done
 
 .PHONY: demo
 demo: ## Run the whole system on two local control planes (not built yet).
