@@ -19,7 +19,7 @@ const FieldOwner = "meshcert-cert-rotation"
 
 // Add registers certificate rotation with mgr. The returned channel closes
 // once the certificate files are in opts.CertDir and the CA bundle is in
-// every named webhook configuration; when rotation is disabled it is
+// every named webhook configuration. When rotation is disabled, it is
 // closed already. Start the webhook server only after it closes (see
 // StartAfter), because the server fails when its certificate files are
 // missing.

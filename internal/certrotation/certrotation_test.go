@@ -172,7 +172,7 @@ func verifyServingPair(t *testing.T, certPEM, keyPEM, caPEM []byte, dnsName stri
 	}
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(caPEM) {
-		t.Fatal("ca.crt holds no certificate")
+		t.Fatal("ca.crt contains no certificate")
 	}
 	leaf, err := x509.ParseCertificate(pair.Certificate[0])
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 )
 
 // Default names match the objects that the Helm chart (charts/meshcert)
-// and deploy/meshcert.yaml create for a release named "meshcert"; the
+// and deploy/meshcert.yaml create for a release named "meshcert". The
 // chart passes the names of other releases as flags.
 const (
 	DefaultSecretName  = "meshcert-meshcert-webhook-cert"
@@ -40,7 +40,7 @@ type Options struct {
 	ValidatingWebhook string
 	MutatingWebhook   string
 	// CAValidity and CertValidity are the lifetimes of a new CA and a new
-	// serving certificate; RenewBefore is how long before expiry either is
+	// serving certificate. RenewBefore is how long before expiry either is
 	// replaced.
 	CAValidity   time.Duration
 	CertValidity time.Duration
