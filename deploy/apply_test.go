@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshcert/meshcert/internal/testenv"
+	"github.com/meshcert/meshcert/internal/wellknown"
 )
 
 // prometheusOperator is the module whose example CRDs stand in for the
@@ -123,7 +124,7 @@ func TestApplyToAPIServer(t *testing.T) {
 // Fail), and one the selectors and matchConditions skip is stored.
 func checkWebhookSelection(t *testing.T, c client.Client) {
 	createNamespace(t, c, "apps", nil)
-	createNamespace(t, c, "opted-out", map[string]string{"meshcert.io/validation": "disabled"})
+	createNamespace(t, c, "opted-out", map[string]string{wellknown.ValidationLabel: wellknown.Disabled})
 	certData := map[string][]byte{"tls.crt": []byte("certificate"), "tls.key": []byte("key")}
 	secret := func(namespace, name string, typ corev1.SecretType, data map[string][]byte, labels map[string]string) *corev1.Secret {
 		return &corev1.Secret{
@@ -142,7 +143,7 @@ func checkWebhookSelection(t *testing.T, c client.Client) {
 		{"opaque with cert key", secret("apps", "opaque-cert", corev1.SecretTypeOpaque, map[string][]byte{"cert": []byte("x")}, nil), "/validate-secret"},
 		{"opaque with ca.crt", secret("apps", "opaque-ca", corev1.SecretTypeOpaque, map[string][]byte{"ca.crt": []byte("x")}, nil), "/validate-secret"},
 		{"labelled opaque", secret("apps", "labelled", corev1.SecretTypeOpaque, map[string][]byte{"bundle.pem": []byte("x")},
-			map[string]string{"meshcert.io/validation": "enabled"}), "/validate-secret"},
+			map[string]string{wellknown.ValidationLabel: wellknown.Enabled}), "/validate-secret"},
 		{"opaque config", secret("apps", "config", corev1.SecretTypeOpaque, map[string][]byte{"password": []byte("x")}, nil), ""},
 		{"docker config with ca.crt", secret("apps", "pull", corev1.SecretTypeDockerConfigJson, dockerConfig, nil), ""},
 		{"helm release", secret("apps", "sh.helm.release.v1.x.v1", "helm.sh/release.v1", map[string][]byte{"release": []byte("x"), "cert": []byte("x")}, nil), ""},
@@ -172,13 +173,13 @@ func checkWebhookSelection(t *testing.T, c client.Client) {
 		if err := c.Get(ctx, client.ObjectKey{Name: "opted-out"}, &ns); err != nil {
 			t.Fatalf("get namespace: %v", err)
 		}
-		delete(ns.Labels, "meshcert.io/validation")
+		delete(ns.Labels, wellknown.ValidationLabel)
 		if err := c.Update(ctx, &ns); err != nil {
 			t.Fatalf("update namespace: %v", err)
 		}
 		checkAdmission(t, c.Delete(ctx, obj), "/validate-secret")
 
-		ns.Labels["meshcert.io/validation"] = "disabled"
+		ns.Labels[wellknown.ValidationLabel] = wellknown.Disabled
 		if err := c.Update(ctx, &ns); err != nil {
 			t.Fatalf("restore namespace label: %v", err)
 		}
