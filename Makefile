@@ -7,12 +7,18 @@ SHELL := /usr/bin/env bash
 GO ?= go
 BIN := bin
 PKGS := ./...
-# Go modules whose tests 'make test' runs besides the main one; each keeps
-# heavy dependencies (Prometheus) out of the main go.mod.
-TEST_MODULES := hack/alerteval
 # Integration tests start real API servers; on a 2-core machine the whole
 # suite takes a few minutes.
 TEST_FLAGS ?= -timeout 30m
+# Modules with tests of their own, outside the main module's ./...: the
+# dashboard, alert and alert-evaluator tests need Prometheus server packages
+# that the main go.mod does not carry.
+TEST_MODULES := dashboards hack/alerteval
+CHART := charts/meshcert
+# Files the chart carries as copies, because Helm reads only inside the
+# chart: the alert rules and the Grafana dashboard.
+CHART_FILES := dashboards/alerts.yaml dashboards/meshcert.json
+MANIFEST := deploy/meshcert.yaml
 BENCH ?= .
 # The tools environment is computed once per recipe: building the tools is
 # slow the first time and instant afterwards.
@@ -20,7 +26,7 @@ TOOLS_ENV = eval "$$(hack/tools/env.sh)"
 
 .PHONY: help
 help: ## List the targets with a line each.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## Build meshcert, the webhook and the exporter into bin/.
@@ -53,7 +59,25 @@ lint: ## Check formatting and run go vet on every module.
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [[ -n $$unformatted ]]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
-	@for mod in hack/tools/*/; do (cd $$mod && $(GO) vet ./...); done
+	@# The tool modules that only pin a binary have no packages to vet.
+	@for mod in hack/tools/*/ $(TEST_MODULES); do \
+		if compgen -G "$$mod/*.go" > /dev/null; then (cd $$mod && $(GO) vet ./...); fi; \
+	done
+
+.PHONY: chart-files
+chart-files: ## Copy the alert rules and the dashboard from dashboards/ into the chart.
+	cp $(CHART_FILES) $(CHART)/files/
+
+.PHONY: manifests
+manifests: chart-files ## Render deploy/meshcert.yaml from the chart, for kubectl apply.
+	@$(TOOLS_ENV) && hack/render-manifest.sh > $(MANIFEST).tmp && mv $(MANIFEST).tmp $(MANIFEST)
+
+.PHONY: check-manifests
+check-manifests: ## Fail when the chart's copied files or deploy/meshcert.yaml are out of date.
+	@for f in $(CHART_FILES); do \
+		diff -u $$f $(CHART)/files/$$(basename $$f) || { echo "$(CHART)/files is out of date: run 'make manifests'" >&2; exit 1; }; \
+	done
+	@$(TOOLS_ENV) && hack/render-manifest.sh | diff -u $(MANIFEST) - || { echo "$(MANIFEST) is out of date: run 'make manifests'" >&2; exit 1; }
 
 .PHONY: demo
 demo: ## Run the whole system on two local control planes (not built yet).
