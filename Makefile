@@ -39,7 +39,7 @@ tools: ## Build kube-apiserver, etcd, helm and promtool into ~/.cache/meshcert (
 .PHONY: test
 test: ## Run every test, including the ones against real API servers (builds the tools first).
 	@$(TOOLS_ENV) && $(GO) test $(TEST_FLAGS) $(PKGS) && \
-	for mod in $(TEST_MODULES); do (cd $$mod && $(GO) test $(TEST_FLAGS) ./...); done
+	for mod in $(TEST_MODULES); do (cd $$mod && $(GO) test $(TEST_FLAGS) ./...) || exit 1; done
 
 .PHONY: bench
 bench: ## Run the benchmarks (BENCH=regexp selects them); figures go in BENCHMARKS.md.
