@@ -15,6 +15,17 @@ BENCH ?= .
 # slow the first time and instant afterwards.
 TOOLS_ENV = eval "$$(hack/tools/env.sh)"
 
+# Release inputs. VERSION is the one place the version is set: the image
+# tag, the binaries' version and the chart's appVersion follow it. Every
+# timestamp in the image and the archives is the commit time, so a commit
+# always gives the same digests; a dirty tree is marked in the commit.
+VERSION := $(shell cat VERSION)
+COMMIT ?= $(shell git rev-parse HEAD)$(shell test -z "$$(git status --porcelain)" || echo -dirty)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
+DIST := dist
+RELEASE_TOOL = cd hack/release && $(GO) run .
+RELEASE_FLAGS = -dir $(CURDIR) -version $(VERSION) -commit $(COMMIT) -source-date-epoch $(SOURCE_DATE_EPOCH)
+
 .PHONY: help
 help: ## List the targets with a line each.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,6 +41,7 @@ tools: ## Build kube-apiserver, etcd, helm and promtool into ~/.cache/meshcert (
 .PHONY: test
 test: ## Run every test, including the ones against real API servers (builds the tools first).
 	@$(TOOLS_ENV) && $(GO) test $(TEST_FLAGS) $(PKGS)
+	cd hack/release && $(GO) test $(TEST_FLAGS) ./...
 
 .PHONY: bench
 bench: ## Run the benchmarks (BENCH=regexp selects them); figures go in BENCHMARKS.md.
@@ -49,7 +61,15 @@ lint: ## Check formatting and run go vet on every module.
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [[ -n $$unformatted ]]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
-	@for mod in hack/tools/*/; do (cd $$mod && $(GO) vet ./...); done
+	@for mod in hack/tools/*/ hack/release/; do (cd $$mod && $(GO) vet ./...); done
+
+.PHONY: image
+image: ## Build the linux/amd64 and linux/arm64 image into dist/image/ (OCI layout and docker archives).
+	$(RELEASE_TOOL) image $(RELEASE_FLAGS) -out $(CURDIR)/$(DIST)/image
+
+.PHONY: release
+release: ## Build the CLI archives, checksums.txt and the krew manifest into dist/release/.
+	$(RELEASE_TOOL) release $(RELEASE_FLAGS) -out $(CURDIR)/$(DIST)/release
 
 .PHONY: demo
 demo: ## Run the whole system on two local control planes (not built yet).
@@ -57,5 +77,5 @@ demo: ## Run the whole system on two local control planes (not built yet).
 	@exit 1
 
 .PHONY: clean
-clean: ## Remove bin/. The tool cache in ~/.cache/meshcert is kept.
-	rm -rf $(BIN)
+clean: ## Remove bin/ and dist/. The tool cache in ~/.cache/meshcert is kept.
+	rm -rf $(BIN) $(DIST)
