@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/meshcert/meshcert/hack/release/internal/cabundle"
 )
 
 const (
@@ -395,5 +397,21 @@ func checkDockerArchive(t *testing.T, dir string, img v1.Image, arch string) {
 		if err != nil || got != want {
 			t.Errorf("docker archive layer %d = %s (%v), want %s", i, got, err, want)
 		}
+	}
+}
+
+// TestCABundleCommand checks that the file the Dockerfile copies is the
+// bundle make image puts in its layer.
+func TestCABundleCommand(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "etc", "ssl", "certs", "ca-certificates.crt")
+	if err := run(context.Background(), []string{"ca-bundle", "-o", file}); err != nil {
+		t.Fatalf("release ca-bundle: %v", err)
+	}
+	want, err := cabundle.PEM()
+	if err != nil {
+		t.Fatalf("CA bundle: %v", err)
+	}
+	if !bytes.Equal(readFile(t, file), want) {
+		t.Error("ca-bundle output differs from the bundle in the image")
 	}
 }

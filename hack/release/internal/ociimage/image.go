@@ -33,6 +33,16 @@ var Binaries = []string{"webhook", "exporter", "meshcert"}
 // containers run /webhook and /exporter by setting command.
 var Entrypoint = []string{"/meshcert"}
 
+// Layout returns the path and mode of every file in the image. The
+// layers also hold the directories above them, with mode 0755.
+func Layout() map[string]int64 {
+	files := map[string]int64{CABundlePath: FileMode}
+	for _, name := range Binaries {
+		files["/"+name] = BinaryMode
+	}
+	return files
+}
+
 // Metadata describes the build in labels and annotations.
 type Metadata struct {
 	// Repository is the image name without a tag: ghcr.io/meshcert/meshcert.
