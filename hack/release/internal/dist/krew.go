@@ -1,6 +1,7 @@
 package dist
 
 import (
+	"bytes"
 	"fmt"
 
 	"go.yaml.in/yaml/v3"
@@ -53,9 +54,7 @@ type KrewFile struct {
 }
 
 const krewDescription = `Lists, describes and checks the TLS certificates that service-mesh
-gateways serve from Kubernetes Secrets: the chain order, the key match,
-the expiry and the Istio and Gateway API references, with the rules the
-meshcert admission webhook enforces.
+gateways serve from Kubernetes Secrets.
 `
 
 // newKrewPlugin returns the manifest without platforms.
@@ -84,10 +83,17 @@ func krewPlatform(goos, arch, uri, sum, bin string) KrewPlatform {
 	}
 }
 
+// marshalKrew encodes the manifest with the two-space indent of the krew
+// index.
 func marshalKrew(p KrewPlugin) ([]byte, error) {
-	data, err := yaml.Marshal(p)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(p); err != nil {
 		return nil, fmt.Errorf("encode krew manifest: %w", err)
 	}
-	return data, nil
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("encode krew manifest: %w", err)
+	}
+	return buf.Bytes(), nil
 }
