@@ -153,7 +153,7 @@ func readFile(t *testing.T, file string) []byte {
 	return data
 }
 
-func checkAnnotations(t *testing.T, what string, annotations map[string]string) {
+func checkAnnotations(t *testing.T, object string, annotations map[string]string) {
 	t.Helper()
 	want := map[string]string{
 		"org.opencontainers.image.version":  testVersion,
@@ -164,7 +164,7 @@ func checkAnnotations(t *testing.T, what string, annotations map[string]string) 
 	}
 	for key, value := range want {
 		if annotations[key] != value {
-			t.Errorf("%s %s = %q, want %q", what, key, annotations[key], value)
+			t.Errorf("%s %s = %q, want %q", object, key, annotations[key], value)
 		}
 	}
 }
@@ -256,9 +256,9 @@ func readLayer(t *testing.T, layer v1.Layer) []layerFile {
 	}
 }
 
-// checkEntries checks names, types, modes, owners and times of files
-// against want, which maps each name to its mode (a trailing slash marks
-// a directory).
+// checkEntries checks that the layer has exactly the entries in want, in
+// that order, with the modes in modes, owner 0:0 and the build time. A
+// name ending in a slash is a directory.
 func checkEntries(t *testing.T, files []layerFile, want []string, modes map[string]int64) {
 	t.Helper()
 	var names []string
@@ -371,6 +371,7 @@ func checkDockerArchive(t *testing.T, dir string, img v1.Image, arch string) {
 	if err != nil {
 		t.Fatalf("parse tag: %v", err)
 	}
+
 	archived, err := tarball.ImageFromPath(filepath.Join(dir, "meshcert_0.1.0_linux_"+arch+".tar"), &tag)
 	if err != nil {
 		t.Fatalf("read docker archive: %v", err)
@@ -383,6 +384,7 @@ func checkDockerArchive(t *testing.T, dir string, img v1.Image, arch string) {
 	if gotConfig != wantConfig {
 		t.Errorf("docker archive config = %s, want %s", gotConfig, wantConfig)
 	}
+
 	wantLayers, _ := img.Layers()
 	gotLayers, err := archived.Layers()
 	if err != nil {

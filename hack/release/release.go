@@ -23,30 +23,15 @@ func runRelease(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := c.resolve(); err != nil {
-		return err
-	}
-	created, err := c.created()
-	if err != nil {
-		return err
-	}
 	targets, err := parsePlatforms(*platforms)
 	if err != nil {
 		return err
 	}
-	cfg := dist.Config{
-		Version:     c.version,
-		Created:     created,
-		DownloadURL: strings.ReplaceAll(*downloadURL, "{{version}}", c.version),
-		Homepage:    *homepage,
-		OutDir:      c.out,
+	cfg, err := releaseConfig(&c, *docs, *downloadURL, *homepage)
+	if err != nil {
+		return err
 	}
-	for _, doc := range splitList(*docs) {
-		if !filepath.IsAbs(doc) {
-			doc = filepath.Join(c.dir, doc)
-		}
-		cfg.Docs = append(cfg.Docs, doc)
-	}
+
 	res, err := dist.Build(ctx, c.goOptions(), *pkg, targets, cfg)
 	if err != nil {
 		return err
@@ -57,6 +42,30 @@ func runRelease(ctx context.Context, args []string) error {
 	fmt.Println(res.Checksums)
 	fmt.Println(res.Krew)
 	return nil
+}
+
+func releaseConfig(c *common, docs, downloadURL, homepage string) (dist.Config, error) {
+	if err := c.resolve(); err != nil {
+		return dist.Config{}, err
+	}
+	created, err := c.created()
+	if err != nil {
+		return dist.Config{}, err
+	}
+	cfg := dist.Config{
+		Version:     c.version,
+		Created:     created,
+		DownloadURL: strings.ReplaceAll(downloadURL, "{{version}}", c.version),
+		Homepage:    homepage,
+		OutDir:      c.out,
+	}
+	for _, doc := range splitList(docs) {
+		if !filepath.IsAbs(doc) {
+			doc = filepath.Join(c.dir, doc)
+		}
+		cfg.Docs = append(cfg.Docs, doc)
+	}
+	return cfg, nil
 }
 
 func platformList(platforms []gobuild.Platform) string {

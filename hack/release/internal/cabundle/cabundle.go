@@ -2,8 +2,9 @@
 // for images that have no operating system trust store.
 //
 // The roots come from golang.org/x/crypto/x509roots/fallback/bundle, whose
-// version go.sum pins, so the bundle changes only when that requirement is
-// updated; a file copied from the build host would change with the host.
+// version go.sum pins. The bundle therefore changes only when that
+// requirement is updated, whereas a file copied from the build host would
+// change with the host.
 package cabundle
 
 import (
@@ -14,15 +15,12 @@ import (
 	"golang.org/x/crypto/x509roots/fallback/bundle"
 )
 
-// Path is where Go's crypto/x509 looks first for the system roots on Linux.
-const Path = "/etc/ssl/certs/ca-certificates.crt"
-
 // PEM returns every root of the bundle as a CERTIFICATE block, in the
 // bundle's order.
 //
 // NOTE: a few NSS roots carry a distrust-after date that X.509 cannot
-// express. The PEM file drops it, as the Debian and Alpine bundles do, so
-// those roots are trusted for certificates issued after that date too.
+// express. The PEM file drops it, so those roots are trusted for
+// certificates issued after that date too.
 func PEM() ([]byte, error) {
 	var buf bytes.Buffer
 	count := 0

@@ -115,10 +115,10 @@ func LDFlags(opts Options) string {
 	return strings.Join(flags, " ")
 }
 
-// Env returns base with the variables that select the target and would
-// otherwise let the host change the output replaced: cgo off, the
-// baseline instruction sets, and GOFLAGS reduced to -mod=readonly so a
-// host setting cannot switch the dependency source.
+// Env returns base with the variables that select the target replaced,
+// together with those that would let the host change the output: cgo is
+// off and the instruction sets are the baseline ones. GOFLAGS becomes
+// -mod=readonly, so a host setting cannot switch the dependency source.
 func Env(base []string, platform Platform) []string {
 	fixed := map[string]string{
 		"CGO_ENABLED": "0",

@@ -11,7 +11,7 @@ import (
 	"github.com/meshcert/meshcert/hack/release/internal/gobuild"
 )
 
-// Config is what Build compiles and where it writes.
+// Config is the input of Build: the packages, the platforms and the output directory.
 type Config struct {
 	Go gobuild.Options
 	// Packages maps each name in Binaries to its main package.

@@ -24,10 +24,10 @@ type File struct {
 	Data []byte
 }
 
-// tarLayer returns an uncompressed layer holding files and the directories
-// above them. Every entry has the same owner (0:0), the modification time
-// mtime, and a fixed mode; entries are sorted by name so that the bytes
-// depend only on the files.
+// tarLayer returns an uncompressed layer with files and the directories
+// above them. Every entry has the owner 0:0, the modification time mtime
+// and a fixed mode. Entries are sorted by name, so the bytes depend only
+// on the files.
 func tarLayer(files []File, mtime time.Time) ([]byte, error) {
 	entries, err := tarEntries(files)
 	if err != nil {

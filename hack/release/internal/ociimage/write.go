@@ -24,10 +24,10 @@ func (m Metadata) Tag() (name.Tag, error) {
 }
 
 // WriteLayout writes idx as the one entry of a new OCI image layout in
-// dir, named by the tag (org.opencontainers.image.ref.name, as skopeo and
-// crane read it) and by the full reference (io.containerd.image.name, as
-// ctr import reads it). A previous layout in dir is replaced; any other
-// non-empty dir is left alone and reported.
+// dir. The entry is named by the tag in org.opencontainers.image.ref.name,
+// the OCI layout convention, and by the full reference in
+// io.containerd.image.name, which ctr import reads. A previous layout in
+// dir is replaced, but any other non-empty dir is left alone and reported.
 func WriteLayout(dir string, meta Metadata, idx v1.ImageIndex) error {
 	tag, err := meta.Tag()
 	if err != nil {
@@ -50,9 +50,9 @@ func WriteLayout(dir string, meta Metadata, idx v1.ImageIndex) error {
 	return makeReadable(dir)
 }
 
-// makeReadable gives every blob mode 0644, because the layout writer
-// creates some with 0600 and the layout is read by tools that may run as
-// another user.
+// makeReadable sets mode 0644 on every file and 0755 on every directory,
+// because the layout writer creates some blobs with 0600 and the layout is
+// read by tools that may run as another user.
 func makeReadable(dir string) error {
 	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
