@@ -4,12 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 
 	"github.com/meshcert/meshcert/hack/release/internal/cabundle"
 	"github.com/meshcert/meshcert/hack/release/internal/ociimage"
 )
 
-func runImage(ctx context.Context, args []string) error {
+func runImage(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("image", flag.ContinueOnError)
 	var c common
 	c.register(fs, "dist/image")
@@ -31,11 +32,10 @@ func runImage(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tag, _ := cfg.Meta.Tag()
-	fmt.Printf("%s@%s\n", tag, res.Digest)
-	fmt.Printf("OCI layout: %s\n", res.Layout)
+	fmt.Fprintf(stdout, "%s:%s@%s\n", cfg.Meta.Repository, cfg.Meta.Version, res.Digest)
+	fmt.Fprintf(stdout, "OCI layout: %s\n", res.Layout)
 	for _, arch := range cfg.Arches {
-		fmt.Printf("docker archive linux/%s: %s\n", arch, res.Archives[arch])
+		fmt.Fprintf(stdout, "docker archive linux/%s: %s\n", arch, res.Archives[arch])
 	}
 	return nil
 }

@@ -47,7 +47,7 @@ func buildTestImage(t *testing.T) string {
 		"-exporter", "./testdata/standin/exporter",
 		"-meshcert", "./testdata/standin/meshcert",
 	}
-	if err := run(context.Background(), args); err != nil {
+	if err := run(context.Background(), args, io.Discard); err != nil {
 		t.Fatalf("release image: %v", err)
 	}
 	return out
@@ -406,7 +406,7 @@ func checkDockerArchive(t *testing.T, dir string, img v1.Image, arch string) {
 // bundle make image puts in its layer.
 func TestCABundleCommand(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "etc", "ssl", "certs", "ca-certificates.crt")
-	if err := run(context.Background(), []string{"ca-bundle", "-o", file}); err != nil {
+	if err := run(context.Background(), []string{"ca-bundle", "-o", file}, io.Discard); err != nil {
 		t.Fatalf("release ca-bundle: %v", err)
 	}
 	want, err := cabundle.PEM()

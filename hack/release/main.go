@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -22,7 +23,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:])
+	err := run(ctx, os.Args[1:], os.Stdout)
 	stop()
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -42,19 +43,19 @@ Commands:
 
 Run release COMMAND -h for the flags of a command.`
 
-func run(ctx context.Context, args []string) error {
+func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("missing command\n%s", usage)
 	}
 	switch args[0] {
 	case "image":
-		return runImage(ctx, args[1:])
+		return runImage(ctx, args[1:], stdout)
 	case "release":
-		return runRelease(ctx, args[1:])
+		return runRelease(ctx, args[1:], stdout)
 	case "ca-bundle":
 		return runCABundle(args[1:])
 	case "-h", "-help", "--help", "help":
-		fmt.Println(usage)
+		fmt.Fprintln(stdout, usage)
 		return nil
 	default:
 		return fmt.Errorf("unknown command %q\n%s", args[0], usage)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -11,7 +12,7 @@ import (
 	"github.com/meshcert/meshcert/hack/release/internal/gobuild"
 )
 
-func runRelease(ctx context.Context, args []string) error {
+func runRelease(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("release", flag.ContinueOnError)
 	var c common
 	c.register(fs, "dist/release")
@@ -37,10 +38,10 @@ func runRelease(ctx context.Context, args []string) error {
 		return err
 	}
 	for _, p := range targets {
-		fmt.Println(res.Archives[p])
+		fmt.Fprintln(stdout, res.Archives[p])
 	}
-	fmt.Println(res.Checksums)
-	fmt.Println(res.Krew)
+	fmt.Fprintln(stdout, res.Checksums)
+	fmt.Fprintln(stdout, res.Krew)
 	return nil
 }
 

@@ -40,7 +40,7 @@ func buildTestRelease(t *testing.T) string {
 		"-platforms", "linux/amd64,windows/arm64",
 		"-docs", filepath.Join(src, "LICENSE") + "," + filepath.Join(src, "README.md"),
 	}
-	if err := run(context.Background(), args); err != nil {
+	if err := run(context.Background(), args, io.Discard); err != nil {
 		t.Fatalf("release release: %v", err)
 	}
 	return out

@@ -63,8 +63,13 @@ type Result struct {
 	Krew      string
 }
 
-// Build compiles pkg for every platform and packages the binaries.
+// Build compiles pkg for every platform and packages the binaries. The
+// documents are read first, so a missing one fails before the builds.
 func Build(ctx context.Context, opts gobuild.Options, pkg string, platforms []gobuild.Platform, cfg Config) (Result, error) {
+	docs, err := readDocs(cfg.Docs)
+	if err != nil {
+		return Result{}, err
+	}
 	tmp, err := os.MkdirTemp("", "meshcert-release-")
 	if err != nil {
 		return Result{}, fmt.Errorf("create build directory: %w", err)
@@ -80,7 +85,7 @@ func Build(ctx context.Context, opts gobuild.Options, pkg string, platforms []go
 		}
 		binaries[p] = paths[CLIName]
 	}
-	return Package(cfg, platforms, binaries)
+	return pack(cfg, docs, platforms, binaries)
 }
 
 // Package writes one archive per platform from the binaries keyed by
@@ -90,6 +95,11 @@ func Package(cfg Config, platforms []gobuild.Platform, binaries map[gobuild.Plat
 	if err != nil {
 		return Result{}, err
 	}
+	return pack(cfg, docs, platforms, binaries)
+}
+
+func pack(cfg Config, docs []entry, platforms []gobuild.Platform, binaries map[gobuild.Platform]string) (Result, error) {
+	var err error
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return Result{}, fmt.Errorf("create release directory: %w", err)
 	}
