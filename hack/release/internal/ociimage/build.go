@@ -45,6 +45,9 @@ func Build(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if _, err := checkLayoutDir(filepath.Join(cfg.OutDir, "oci")); err != nil {
+		return Result{}, err
+	}
 	tmp, err := os.MkdirTemp("", "meshcert-image-")
 	if err != nil {
 		return Result{}, fmt.Errorf("create build directory: %w", err)

@@ -69,16 +69,26 @@ func makeReadable(dir string) error {
 	})
 }
 
-func clearLayout(dir string) error {
+// checkLayoutDir returns whether dir contains a previous layout, and an
+// error when it is a non-empty directory without one.
+func checkLayoutDir(dir string) (bool, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("read OCI layout directory: %w", err)
+		return false, fmt.Errorf("read OCI layout directory: %w", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err != nil {
-		return fmt.Errorf("directory %s is not empty and holds no OCI layout; remove it or choose another: %w", dir, err)
+		return false, fmt.Errorf("directory %s is not empty and contains no OCI layout, so it is left alone; remove it or choose another -out: %w", dir, err)
+	}
+	return true, nil
+}
+
+func clearLayout(dir string) error {
+	previous, err := checkLayoutDir(dir)
+	if err != nil || !previous {
+		return err
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove previous OCI layout: %w", err)
