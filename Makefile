@@ -23,6 +23,7 @@ VERSION := $(shell cat VERSION)
 COMMIT ?= $(shell git rev-parse HEAD)$(shell test -z "$$(git status --porcelain)" || echo -dirty)
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
 DIST := dist
+IMAGE_REPOSITORY ?= ghcr.io/meshcert/meshcert
 RELEASE_TOOL = cd hack/release && $(GO) run .
 RELEASE_FLAGS = -dir $(CURDIR) -version $(VERSION) -commit $(COMMIT) -source-date-epoch $(SOURCE_DATE_EPOCH)
 
@@ -65,7 +66,7 @@ lint: ## Check formatting and run go vet on every module.
 
 .PHONY: image
 image: ## Build the linux/amd64 and linux/arm64 image into dist/image/ (OCI layout and docker archives).
-	$(RELEASE_TOOL) image $(RELEASE_FLAGS) -out $(CURDIR)/$(DIST)/image
+	$(RELEASE_TOOL) image $(RELEASE_FLAGS) -repository $(IMAGE_REPOSITORY) -out $(CURDIR)/$(DIST)/image
 
 .PHONY: release
 release: ## Build the CLI archives, checksums.txt and the krew manifest into dist/release/.
