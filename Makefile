@@ -13,7 +13,7 @@ TEST_FLAGS ?= -timeout 30m
 # Modules with tests of their own, outside the main module's ./...: the
 # dashboard, alert and alert-evaluator tests need Prometheus server packages
 # that the main go.mod does not carry.
-TEST_MODULES := dashboards hack/alerteval
+TEST_MODULES := dashboards hack/alerteval hack/release
 CHART := charts/meshcert
 # Files the chart carries as copies, because Helm reads only inside the
 # chart: the alert rules and the Grafana dashboard.
@@ -23,6 +23,18 @@ BENCH ?= .
 # The tools environment is computed once per recipe: building the tools is
 # slow the first time and instant afterwards.
 TOOLS_ENV = eval "$$(hack/tools/env.sh)"
+
+# Release inputs. VERSION is the one place the version is set: the image
+# tag, the binaries' version and the chart's appVersion follow it. Every
+# timestamp in the image and the archives is the commit time, so a commit
+# always gives the same digests; a dirty tree is marked in the commit.
+VERSION := $(shell cat VERSION)
+COMMIT ?= $(shell git rev-parse HEAD)$(shell test -z "$$(git status --porcelain)" || echo -dirty)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
+DIST := dist
+IMAGE_REPOSITORY ?= ghcr.io/meshcert/meshcert
+RELEASE_TOOL = cd hack/release && $(GO) run .
+RELEASE_FLAGS = -dir $(CURDIR) -version $(VERSION) -commit $(COMMIT) -source-date-epoch $(SOURCE_DATE_EPOCH)
 
 .PHONY: help
 help: ## List the targets with a line each.
@@ -79,11 +91,19 @@ check-manifests: ## Fail when the chart's copied files or deploy/meshcert.yaml a
 	done
 	@$(TOOLS_ENV) && hack/render-manifest.sh | diff -u $(MANIFEST) - || { echo "$(MANIFEST) is out of date: run 'make manifests'" >&2; exit 1; }
 
+.PHONY: image
+image: ## Build the linux/amd64 and linux/arm64 image into dist/image/ (OCI layout and docker archives).
+	$(RELEASE_TOOL) image $(RELEASE_FLAGS) -repository $(IMAGE_REPOSITORY) -out $(CURDIR)/$(DIST)/image
+
+.PHONY: release
+release: ## Build the CLI archives, checksums.txt and the krew manifest into dist/release/.
+	$(RELEASE_TOOL) release $(RELEASE_FLAGS) -out $(CURDIR)/$(DIST)/release
+
 .PHONY: demo
 demo: ## Run the whole system on two local control planes (not built yet).
 	@echo "make demo: the demo is not built yet; run 'make test' to exercise meshcert against real API servers." >&2
 	@exit 1
 
 .PHONY: clean
-clean: ## Remove bin/. The tool cache in ~/.cache/meshcert is kept.
-	rm -rf $(BIN)
+clean: ## Remove bin/ and dist/. The tool cache in ~/.cache/meshcert is kept.
+	rm -rf $(BIN) $(DIST)
