@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -71,6 +72,7 @@ func startWebhookCluster(tb testing.TB) *webhookCluster {
 		HealthProbeBindAddress: "0",
 		Policy:                 validate.DefaultPolicy(),
 	}
+	ctrl.SetLogger(logr.Discard())
 	mgr, err := app.NewManager(cluster.Config, opts, logr.Discard())
 	if err != nil {
 		tb.Fatalf("create manager: %v", err)
@@ -145,9 +147,13 @@ func tlsSecret(namespace, name string, certPEM, keyPEM []byte) *corev1.Secret {
 	}
 }
 
+func namespaceObject(name string, labels map[string]string) *corev1.Namespace {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+}
+
 func createNamespace(t *testing.T, wc *webhookCluster, name string, labels map[string]string) {
 	t.Helper()
-	namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	namespace := namespaceObject(name, labels)
 	if _, err := wc.clientset.CoreV1().Namespaces().Create(testenv.Context(t), namespace, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create namespace %s: %v", name, err)
 	}
