@@ -3,7 +3,9 @@ package app_test
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,9 +55,12 @@ func (r *warningRecorder) take() []string {
 // webhookCluster is an API server that calls the webhook served in
 // process by the binary's own manager.
 type webhookCluster struct {
-	cluster   *testenv.Cluster
-	clientset *kubernetes.Clientset
-	warnings  *warningRecorder
+	cluster *testenv.Cluster
+	// probeAddress and metricsAddress serve /healthz, /readyz and /metrics.
+	probeAddress   string
+	metricsAddress string
+	clientset      *kubernetes.Clientset
+	warnings       *warningRecorder
 }
 
 func startWebhookCluster(tb testing.TB) *webhookCluster {
@@ -68,8 +73,8 @@ func startWebhookCluster(tb testing.TB) *webhookCluster {
 		CertDir:                install.LocalServingCertDir,
 		WebhookHost:            install.LocalServingHost,
 		WebhookPort:            install.LocalServingPort,
-		MetricsBindAddress:     "0",
-		HealthProbeBindAddress: "0",
+		MetricsBindAddress:     freeAddress(tb),
+		HealthProbeBindAddress: freeAddress(tb),
 		Policy:                 validate.DefaultPolicy(),
 	}
 	ctrl.SetLogger(logr.Discard())
@@ -95,9 +100,22 @@ func startWebhookCluster(tb testing.TB) *webhookCluster {
 	if err != nil {
 		tb.Fatalf("create clientset: %v", err)
 	}
-	wc := &webhookCluster{cluster: cluster, clientset: clientset, warnings: recorder}
+	wc := &webhookCluster{cluster: cluster, clientset: clientset, warnings: recorder,
+		probeAddress: opts.HealthProbeBindAddress, metricsAddress: opts.MetricsBindAddress}
 	wc.waitForWebhook(tb)
 	return wc
+}
+
+// freeAddress returns a loopback address with a port that was free a
+// moment ago.
+func freeAddress(tb testing.TB) string {
+	tb.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("find a free port: %v", err)
+	}
+	defer listener.Close()
+	return listener.Addr().String()
 }
 
 // waitForTLS waits until the webhook server accepts TLS connections.
@@ -167,6 +185,43 @@ func TestSecretWebhooks(t *testing.T) {
 	t.Run("annotations", func(t *testing.T) { testSecretAnnotations(t, wc) })
 	t.Run("metadata update of expired", func(t *testing.T) { testMetadataUpdateOfExpired(t, wc) })
 	t.Run("excluded secrets", func(t *testing.T) { testExcludedSecrets(t, wc) })
+	t.Run("probes and metrics", func(t *testing.T) { testProbesAndMetrics(t, wc) })
+}
+
+func testProbesAndMetrics(t *testing.T, wc *webhookCluster) {
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if body := get(t, "http://"+wc.probeAddress+path); body != "ok" {
+			t.Errorf("%s = %q, want ok", path, body)
+		}
+	}
+	metrics := get(t, "http://"+wc.metricsAddress+"/metrics")
+	for _, want := range []string{
+		`meshcert_webhook_requests_total{operation="UPDATE",result="error",webhook="validate-secret"}`,
+		`meshcert_webhook_findings_total{action="deny",rule="key-mismatch",webhook="validate-secret"}`,
+		`meshcert_webhook_request_duration_seconds_bucket{webhook="mutate-secret",le="0.001"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second}
+	response, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer response.Body.Close()
+	body, err := io.ReadAll(response.Body)
+	if err != nil {
+		t.Fatalf("read %s: %v", url, err)
+	}
+	if response.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: status %d: %s", url, response.StatusCode, body)
+	}
+	return string(body)
 }
 
 func testSecretAdmission(t *testing.T, wc *webhookCluster) {
