@@ -11,7 +11,7 @@ import (
 // BenchmarkCheckSecret checks a kubernetes.io/tls Secret holding a leaf,
 // one intermediate (ECDSA P-256, as testcerts issues them) and the leaf's
 // key. cold parses everything on each iteration, as for material never
-// seen; warm finds it in the cache, as for a metadata-only update or a
+// seen. warm finds it in the cache, as for a metadata-only update or a
 // Gateway that names the Secret.
 func BenchmarkCheckSecret(b *testing.B) {
 	for _, kind := range []testcerts.KeyKind{testcerts.RSA2048, testcerts.ECDSAP256} {

@@ -37,7 +37,7 @@ func (c *secretCheck) checkCA() {
 }
 
 // parseCA parses a CA value. A value with no certificate at all is one
-// invalid-ca finding that names the mistake; a bad block among good ones
+// invalid-ca finding that names the mistake. A bad block among good ones
 // is reported under the parser's reason.
 func (c *secretCheck) parseCA(key string, value []byte) *certs.Bundle {
 	ca := cached(c.cache, kindCA, value, parseCAValue)

@@ -167,9 +167,9 @@ func parseKeyValue(value []byte) *keyValue {
 	return &keyValue{key: key, err: err}
 }
 
-// parseKey parses the private key value; the full parse, with the key's
-// consistency checks, runs once per distinct key and only its public half
-// is cached.
+// parseKey parses the private key value. The full parse, with the key's
+// consistency checks, runs once per distinct key, and only its public
+// half is cached.
 func (c *secretCheck) parseKey(keyKey, certKey string) *certs.PrivateKey {
 	value := c.data[keyKey]
 	if len(bytes.TrimSpace(value)) == 0 {

@@ -114,7 +114,7 @@ func TestSecretAnnotatorSkips(t *testing.T) {
 }
 
 // FuzzSecretHandlers sends arbitrary Secret data and arbitrary raw
-// objects through both handlers: no panic, an answer every time, and no
+// objects through both handlers: no panic, a response every time, and no
 // patch outside the annotations.
 func FuzzSecretHandlers(f *testing.F) {
 	chain := testcerts.NewChain(f, 3, testcerts.Options{KeyKind: testcerts.ECDSAP256})

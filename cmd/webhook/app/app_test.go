@@ -251,6 +251,10 @@ func testSecretAdmission(t *testing.T, wc *webhookCluster) {
 			dryRun: true, wantDenied: []string{"[key-mismatch]"}},
 		{name: "two problems", secret: tlsSecret("gateways", "two", valid.Leaf.X509.Raw, []byte("oops")),
 			wantDenied: []string{"has 2 problems", "[der]", "[not-pem]"}},
+		{name: "opaque with tls keys", secret: opaque(tlsSecret("gateways", "opaque", valid.Leaf.X509.Raw, valid.Leaf.KeyPEM)),
+			wantDenied: []string{"[der]"}},
+		{name: "generic layout", secret: generic(tlsSecret("gateways", "generic", valid.CertPEM(), other.KeyPEM)),
+			wantDenied: []string{"key key:", "[key-mismatch]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -287,6 +291,20 @@ func testSecretAdmission(t *testing.T, wc *webhookCluster) {
 			}
 		})
 	}
+}
+
+// opaque turns a kubernetes.io/tls Secret into an Opaque one with the
+// same keys.
+func opaque(secret *corev1.Secret) *corev1.Secret {
+	secret.Type = corev1.SecretTypeOpaque
+	return secret
+}
+
+// generic moves a Secret's certificate and key to Istio's cert and key.
+func generic(secret *corev1.Secret) *corev1.Secret {
+	secret.Type = corev1.SecretTypeOpaque
+	secret.Data = map[string][]byte{"cert": secret.Data[corev1.TLSCertKey], "key": secret.Data[corev1.TLSPrivateKeyKey]}
+	return secret
 }
 
 func containsAny(lines []string, want string) bool {
