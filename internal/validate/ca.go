@@ -9,6 +9,8 @@ import (
 
 // checkCA checks every CA value of the Secret. Istio reads cacert before
 // ca.crt, and an empty value as no value.
+//
+// NOTE: the certificate revocation lists (ca.crl, crl) are not checked.
 func (c *secretCheck) checkCA() {
 	var leafNotAfter time.Time
 	if c.facts.Leaf != nil {
