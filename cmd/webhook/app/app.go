@@ -19,6 +19,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/meshcert/meshcert/internal/certrotation"
 	"github.com/meshcert/meshcert/internal/webhook"
 )
 
@@ -40,6 +41,12 @@ func NewManager(config *rest.Config, opts Options, logger logr.Logger) (manager.
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, fmt.Errorf("build scheme: %w", err)
 	}
+	server := ctrlwebhook.NewServer(ctrlwebhook.Options{
+		Host:    opts.WebhookHost,
+		Port:    opts.WebhookPort,
+		CertDir: opts.CertDir,
+		TLSOpts: tlsOptions(opts.EnableHTTP2),
+	})
 	shutdownTimeout := gracefulShutdownTimeout
 	mgr, err := ctrl.NewManager(config, ctrl.Options{
 		Scheme:                  scheme,
@@ -53,29 +60,47 @@ func NewManager(config *rest.Config, opts Options, logger logr.Logger) (manager.
 		// lease to expire.
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &shutdownTimeout,
-		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
-			Host:    opts.WebhookHost,
-			Port:    opts.WebhookPort,
-			CertDir: opts.CertDir,
-			TLSOpts: tlsOptions(opts.EnableHTTP2),
-		}),
+		WebhookServer:                 server,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create manager: %w", err)
 	}
 
-	webhook.RegisterSecretWebhooks(mgr.GetWebhookServer(), mgr.GetScheme(), webhook.SecretOptions{
+	webhook.RegisterSecretWebhooks(server, mgr.GetScheme(), webhook.SecretOptions{
 		Policy:              opts.Policy,
 		AnnotateCertManager: opts.AnnotateCertManager,
 	})
-
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return nil, fmt.Errorf("add health check: %w", err)
-	}
-	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
-		return nil, fmt.Errorf("add readiness check: %w", err)
+	if err := addServer(mgr, server, opts); err != nil {
+		return nil, err
 	}
 	return mgr, nil
+}
+
+// addServer starts the webhook server once its serving certificate is in
+// the certificate directory: at once when another party provides it, after
+// the first rotation otherwise. The server is never registered through
+// mgr.GetWebhookServer, which would start it before the files exist.
+func addServer(mgr manager.Manager, server ctrlwebhook.Server, opts Options) error {
+	rotation := opts.CertRotation
+	rotation.Namespace, rotation.CertDir = opts.Namespace, opts.CertDir
+	ready, err := certrotation.Add(mgr, rotation)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(certrotation.StartAfter(ready, server)); err != nil {
+		return fmt.Errorf("add webhook server: %w", err)
+	}
+
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("add health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("serving-certificate", certrotation.ReadyCheck(ready)); err != nil {
+		return fmt.Errorf("add readiness check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("webhook", server.StartedChecker()); err != nil {
+		return fmt.Errorf("add readiness check: %w", err)
+	}
+	return nil
 }
 
 func tlsOptions(enableHTTP2 bool) []func(*tls.Config) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/meshcert/meshcert/internal/certrotation"
 	"github.com/meshcert/meshcert/internal/validate"
 )
 
@@ -23,6 +24,9 @@ type Options struct {
 	// AnnotateCertManager also annotates Secrets cert-manager manages.
 	AnnotateCertManager bool
 	Policy              validate.Policy
+	// CertRotation creates and rotates the serving certificate; its
+	// Namespace and CertDir come from the fields above.
+	CertRotation certrotation.Options
 }
 
 // DefaultCertDir is the directory the serving certificate is mounted in.
@@ -47,6 +51,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.AnnotateCertManager, "annotate-cert-manager-secrets", false,
 		"Annotate Secrets managed by cert-manager (annotation cert-manager.io/certificate-name) too.")
 	o.Policy.AddFlags(fs)
+	o.CertRotation.AddFlags(fs)
 }
 
 // Validate reports options that cannot work together.
