@@ -133,6 +133,9 @@ func (s *system) startWebhook(ctx context.Context) error {
 
 	args := []string{
 		"--cert-dir=" + certDir,
+		// The demo issues the serving certificate itself, for 127.0.0.1.
+		"--cert-rotation.enabled=false",
+		"--webhook-host=127.0.0.1",
 		"--webhook-port=" + strconv.Itoa(webhookPort),
 		"--metrics-bind-address=" + loopback(metricsPort),
 		"--health-probe-bind-address=" + loopback(healthPort),
