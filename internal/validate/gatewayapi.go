@@ -67,17 +67,17 @@ func CheckGatewayAPIGateway(gw *gatewayv1.Gateway, env GatewayAPIEnv, policy Pol
 }
 
 func checkListener(check *gatewayCheck, namespace string, listener *gatewayv1.Listener, env GatewayAPIEnv) error {
-	label := fmt.Sprintf("listener %q (port %d)", listener.Name, listener.Port)
+	label := listenerLabel(listener)
 	secrets, other := ListenerSecretRefs(namespace, listener)
 	for _, ref := range other {
-		check.add(RuleUnsupportedCertificate, "%s: certificateRef %s %s is not a core Secret, which meshcert cannot check",
+		check.add(RuleUnsupportedCertificate, "%s: certificateRef %s %s is not a core Secret, so it is not checked",
 			label, describeKind(ref), ref.Name)
 	}
 	if len(secrets) == 0 {
 		return nil
 	}
 	if listener.TLS.Mode != nil && *listener.TLS.Mode == gatewayv1.TLSModePassthrough {
-		check.add(RuleIgnoredCredential, "%s: mode Passthrough does not terminate TLS, so certificateRefs are ignored; remove them",
+		check.add(RuleIgnoredCredential, "%s: Passthrough does not terminate TLS, so certificateRefs are ignored",
 			label)
 		return nil
 	}
@@ -103,9 +103,8 @@ func checkListenerSecret(check *gatewayCheck, namespace, label string, ref Secre
 		if !granted {
 			// The message must not say whether the Secret exists: the
 			// writer of the Gateway may not be allowed to know.
-			check.add(RuleMissingReferenceGrant, "%s: Secret %s is in another namespace and no ReferenceGrant in %s "+
-				"allows Gateways of %s to use it; the listener stays unprogrammed until one does",
-				label, secretName, ref.Namespace, namespace)
+			check.add(RuleMissingReferenceGrant, "%s: no ReferenceGrant in %s lets Gateways of %s use Secret %s",
+				label, ref.Namespace, namespace, ref.Name)
 			return nil
 		}
 	}
@@ -114,7 +113,7 @@ func checkListenerSecret(check *gatewayCheck, namespace, label string, ref Secre
 		return err
 	}
 	if result.secret == nil {
-		check.add(RuleCredentialNotFound, "%s: Secret %s not found; create it", label, secretName)
+		check.add(RuleCredentialNotFound, "%s: Secret %s not found", label, secretName)
 		return nil
 	}
 	check.reportSecret(label, secretName, result, scopeServed)
@@ -131,4 +130,9 @@ func describeKind(ref gatewayv1.SecretObjectReference) string {
 		return kind + "." + string(*ref.Group)
 	}
 	return kind
+}
+
+// listenerLabel names a listener in messages: `listener "https" (port 443)`.
+func listenerLabel(listener *gatewayv1.Listener) string {
+	return fmt.Sprintf("listener %q (port %d)", listener.Name, listener.Port)
 }

@@ -189,8 +189,8 @@ func (c *istioCheck) resolveNamespaces() []string {
 	if !c.hasTLSCredential() {
 		return c.env.FallbackNamespaces
 	}
-	c.add(RuleNoGatewayPods, "selector %s matches no pod, so credentials are checked in %s; "+
-		"fix the selector if the gateway pods exist", formatSelector(c.gateway.Spec.Selector),
+	c.add(RuleNoGatewayPods, "no pod matches selector %s; credentials are checked in %s",
+		formatSelector(c.gateway.Spec.Selector),
 		strings.Join(c.env.FallbackNamespaces, ", "))
 	return c.env.FallbackNamespaces
 }

@@ -77,15 +77,14 @@ func (c *istioCheck) checkPair(a, b terminatingServer) {
 	}
 	for credential := range a.credentials {
 		if b.credentials[credential] {
-			c.add(RuleServerConflict, "%s and %s both serve credential %s on port %d; browsers that reuse HTTP/2 "+
-				"connections get 404 responses, so serve the hosts from one server", a.label, b.label,
-				trimNamespace(credential), a.port)
+			c.add(RuleServerConflict, "%s and %s share credential %s; HTTP/2 connection reuse gets 404s",
+				a.label, b.label, trimNamespace(credential))
 			return
 		}
 	}
 	if hostA, hostB, ok := overlappingHosts(a.hosts, b.hosts); ok {
-		c.add(RuleServerConflict, "%s and %s both match host %s on port %d; Istio uses only one of them, "+
-			"so make the hosts distinct", a.label, b.label, describeOverlap(hostA, hostB), a.port)
+		c.add(RuleServerConflict, "%s and %s overlap on %s; Istio uses only one",
+			a.label, b.label, describeOverlap(hostA, hostB))
 	}
 }
 

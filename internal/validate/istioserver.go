@@ -21,8 +21,8 @@ func (c *istioCheck) checkServer(index int, server *IstioServer) error {
 			"remove it or use mode SIMPLE or MUTUAL", label, strings.Join(credentials, ", "))
 		return nil
 	case ModePassthrough, ModeAutoPassthrough:
-		c.add(RuleIgnoredCredential, "%s: %s forwards TLS without terminating it, so credential %s is ignored; "+
-			"remove it or use mode SIMPLE", label, mode, strings.Join(credentials, ", "))
+		c.add(RuleIgnoredCredential, "%s: %s does not terminate TLS, so credential %s is ignored",
+			label, mode, strings.Join(credentials, ", "))
 		return nil
 	case ModeSimple, ModeMutual, ModeOptionalMutual:
 	default:
@@ -54,7 +54,7 @@ func (c *istioCheck) checkCredential(label string, server *IstioServer, raw stri
 		return nil
 	}
 	if !ref.Checkable() {
-		c.add(RuleUncheckedCredential, "%s: credential %q comes from %s://, which admission cannot check",
+		c.add(RuleUncheckedCredential, "%s: credential %q is served by %s://, which is not checked",
 			label, raw, ref.Scheme)
 		return nil
 	}
@@ -72,7 +72,7 @@ func (c *istioCheck) checkCredential(label string, server *IstioServer, raw stri
 		}
 	}
 	if len(missing) > 0 {
-		c.add(RuleCredentialNotFound, "%s: Secret %s not found in namespace %s, %s; create it there",
+		c.add(RuleCredentialNotFound, "%s: Secret %s not found in %s, %s",
 			label, ref.Name, strings.Join(missing, ", "), c.whereFrom())
 	}
 	return nil
@@ -111,9 +111,9 @@ func scopeOf(withCA bool) secretScope {
 // whereFrom says why the namespaces of a not-found message were searched.
 func (c *istioCheck) whereFrom() string {
 	if c.podsFound {
-		return fmt.Sprintf("where the gateway pods selected by %s read it", formatSelector(c.gateway.Spec.Selector))
+		return "where the gateway pods run"
 	}
-	return "the gateway namespaces checked because no pod matches the selector"
+	return "a fallback gateway namespace"
 }
 
 // credentialNamespaces returns the namespaces to look ref up in, and
@@ -176,7 +176,7 @@ func (c *istioCheck) checkNamedCA(label, raw, namespace string) error {
 		return nil
 	}
 	if !ref.Checkable() {
-		c.add(RuleUncheckedCredential, "%s: caCertCredentialName %q comes from %s://, which admission cannot check",
+		c.add(RuleUncheckedCredential, "%s: caCertCredentialName %q is served by %s://, which is not checked",
 			label, raw, ref.Scheme)
 		return nil
 	}
@@ -188,7 +188,7 @@ func (c *istioCheck) checkNamedCA(label, raw, namespace string) error {
 		return err
 	}
 	if result.secret == nil {
-		c.add(RuleCredentialNotFound, "%s: CA Secret %s (caCertCredentialName) not found in namespace %s; create it there",
+		c.add(RuleCredentialNotFound, "%s: caCertCredentialName Secret %s not found in %s",
 			label, ref.Name, namespace)
 		return nil
 	}

@@ -120,7 +120,7 @@ func (c *gatewayCheck) reportSecret(server, secretName string, result *secretRes
 			server, secretName, strings.Join(fatal, "; "))
 	}
 	if len(other) > 0 {
-		c.add(RuleCredentialProblems, "%s: Secret %s has findings %s; check it with 'meshcert check'",
+		c.add(RuleCredentialProblems, "%s: Secret %s has findings %s",
 			server, secretName, strings.Join(uniqueSorted(other), ", "))
 	}
 }
@@ -131,8 +131,8 @@ func (c *gatewayCheck) reportHosts(server, secretName string, result *secretResu
 		return
 	}
 	if uncovered := UncoveredHosts(result.facts.Leaf.X509, hosts); len(uncovered) > 0 {
-		c.add(RuleHostNotCovered, "%s: the certificate of Secret %s does not cover %s; add them as DNS SANs",
-			server, secretName, strings.Join(uncovered, ", "))
+		c.add(RuleHostNotCovered, "%s: %s not in the SANs of Secret %s",
+			server, strings.Join(uncovered, ", "), secretName)
 	}
 }
 

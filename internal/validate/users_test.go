@@ -82,3 +82,58 @@ func TestCheckSecretDelete(t *testing.T) {
 		})
 	}
 }
+
+func TestIstioSecretUses(t *testing.T) {
+	gw := istioGateway(
+		server("simple", 443, ModeSimple, nil, "web"),
+		server("mutual", 8443, ModeMutual, nil, "kubernetes://mtls"),
+		withCACredential(server("named", 9443, ModeMutual, nil, "web"), "client-ca"),
+		server("pass", 10443, ModePassthrough, nil, "web"),
+	)
+	noCASecret := func(string, string) (bool, error) { return false, nil }
+	caSecret := func(string, string) (bool, error) { return true, nil }
+	tests := []struct {
+		name      string
+		secret    string
+		namespace string
+		exists    func(string, string) (bool, error)
+		want      []SecretUse
+	}{
+		{name: "served twice", secret: "web", namespace: "istio-system", exists: noCASecret, want: []SecretUse{
+			{Server: `server "simple" (port 443)`, Served: true}, {Server: `server "named" (port 9443)`, Served: true}}},
+		{name: "other namespace", secret: "web", namespace: "apps", exists: noCASecret},
+		{name: "CA inside", secret: "mtls", namespace: "istio-system", exists: noCASecret, want: []SecretUse{
+			{Server: `server "mutual" (port 8443)`, Served: true, VerifiesClients: true}}},
+		{name: "CA secret exists", secret: "mtls", namespace: "istio-system", exists: caSecret, want: []SecretUse{
+			{Server: `server "mutual" (port 8443)`, Served: true}}},
+		{name: "CA secret", secret: "mtls-cacert", namespace: "istio-system", exists: caSecret, want: []SecretUse{
+			{Server: `server "mutual" (port 8443)`, VerifiesClients: true}}},
+		{name: "named CA", secret: "client-ca", namespace: "istio-system", exists: caSecret, want: []SecretUse{
+			{Server: `server "named" (port 9443)`, VerifiesClients: true}}},
+		{name: "unused", secret: "web-cacert", namespace: "istio-system", exists: caSecret},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			uses, err := IstioSecretUses(gw, tt.namespace, tt.secret, []string{"istio-system"}, tt.exists)
+			if err != nil {
+				t.Fatalf("uses: %v", err)
+			}
+			for i := range tt.want {
+				tt.want[i].Gateway = "Gateway apps/ingress"
+			}
+			if len(uses) != len(tt.want) {
+				t.Fatalf("uses %+v, want %+v", uses, tt.want)
+			}
+			for i := range uses {
+				if uses[i] != tt.want[i] {
+					t.Errorf("use %d = %+v, want %+v", i, uses[i], tt.want[i])
+				}
+			}
+		})
+	}
+	keys := IstioSecretRefs(gw)
+	want := []string{"*/client-ca", "*/mtls", "*/mtls-cacert", "*/web"}
+	if strings.Join(keys, " ") != strings.Join(want, " ") {
+		t.Errorf("index keys %v, want %v", keys, want)
+	}
+}

@@ -64,9 +64,14 @@ func NewManager(config *rest.Config, opts Options, logger logr.Logger) (manager.
 		return nil, fmt.Errorf("create manager: %w", err)
 	}
 
+	users, err := webhook.RegisterGatewayWebhooks(context.Background(), mgr, opts.Policy, opts.Gateway)
+	if err != nil {
+		return nil, fmt.Errorf("register Gateway webhooks: %w", err)
+	}
 	webhook.RegisterSecretWebhooks(mgr.GetWebhookServer(), mgr.GetScheme(), webhook.SecretOptions{
 		Policy:              opts.Policy,
 		AnnotateCertManager: opts.AnnotateCertManager,
+		Users:               users,
 	})
 
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {

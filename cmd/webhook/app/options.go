@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/meshcert/meshcert/internal/validate"
+	"github.com/meshcert/meshcert/internal/webhook"
 )
 
 // Options are the webhook server's settings, one flag each.
@@ -23,6 +24,7 @@ type Options struct {
 	// AnnotateCertManager also annotates Secrets cert-manager manages.
 	AnnotateCertManager bool
 	Policy              validate.Policy
+	Gateway             webhook.GatewayOptions
 }
 
 // DefaultCertDir is where the serving certificate is mounted.
@@ -47,6 +49,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.AnnotateCertManager, "annotate-cert-manager-secrets", false,
 		"Annotate Secrets managed by cert-manager (annotation cert-manager.io/certificate-name) too.")
 	o.Policy.AddFlags(fs)
+	o.Gateway.AddFlags(fs)
 }
 
 // Validate reports options that cannot work together.
