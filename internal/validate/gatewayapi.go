@@ -103,8 +103,8 @@ func checkListenerSecret(check *gatewayCheck, namespace, label string, ref Secre
 		if !granted {
 			// The message must not say whether the Secret exists: the
 			// writer of the Gateway may not be allowed to know.
-			check.add(RuleMissingReferenceGrant, "%s: no ReferenceGrant in %s lets Gateways of %s use Secret %s",
-				label, ref.Namespace, namespace, ref.Name)
+			check.add(RuleMissingReferenceGrant, "%s: Secret %s needs a ReferenceGrant for Gateways of %s",
+				label, secretName, namespace)
 			return nil
 		}
 	}

@@ -108,13 +108,18 @@ func (t *IstioServerTLS) Credentials() []string {
 	return t.CredentialNames
 }
 
-// Label names the server in messages: `server "https" (port 443)`, or
-// `server 2 (port 443)` by its one-based position when it has no name.
+// Label names the server in messages: `server "https" (port 443)` by
+// its name, else its port's name, else `server 2 (port 443)` by its
+// one-based position.
 func (s *IstioServer) Label(index int) string {
-	if s.Name != "" {
+	switch {
+	case s.Name != "":
 		return fmt.Sprintf("server %q (port %d)", s.Name, s.Port.Number)
+	case s.Port.Name != "":
+		return fmt.Sprintf("server %q (port %d)", s.Port.Name, s.Port.Number)
+	default:
+		return fmt.Sprintf("server %d (port %d)", index+1, s.Port.Number)
 	}
-	return fmt.Sprintf("server %d (port %d)", index+1, s.Port.Number)
 }
 
 // ServedHosts returns the server's hosts as ServedHost returns them,
