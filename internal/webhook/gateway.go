@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -54,6 +56,9 @@ func (v *IstioGatewayValidator) review(ctx context.Context, req admission.Reques
 	if gw.Namespace == "" {
 		gw.Namespace = req.Namespace
 	}
+	if req.Operation == admissionv1.Update && istioSpecUnchanged(req, gw) {
+		return admission.Allowed("Gateway servers and selector unchanged"), nil
+	}
 	result, err := v.check(ctx, gw)
 	if err != nil {
 		log.Error(err, "Failed to look up Gateway credentials", "namespace", gw.Namespace, "name", gw.Name)
@@ -62,6 +67,14 @@ func (v *IstioGatewayValidator) review(ctx context.Context, req admission.Reques
 	log.V(logging.Trace).Info("Checked Istio Gateway", "namespace", gw.Namespace, "name", gw.Name,
 		"operation", req.Operation, "denials", len(result.Findings.Denials()), "warnings", len(result.Findings.Warnings()))
 	return withDetails(ResponseFor(result.Findings), result.Details), result.Findings
+}
+
+// istioSpecUnchanged reports whether an update leaves every field the
+// checks read as it was, so that a Gateway whose Secret has since broken
+// can still be labelled or annotated.
+func istioSpecUnchanged(req admission.Request, gw *validate.IstioGateway) bool {
+	old, err := validate.DecodeIstioGateway(req.OldObject.Raw)
+	return err == nil && reflect.DeepEqual(old.Spec, gw.Spec)
 }
 
 // check resolves the gateway workload and checks gw against it.
@@ -127,6 +140,9 @@ func (v *GatewayAPIValidator) review(ctx context.Context, req admission.Request)
 	if gw.Namespace == "" {
 		gw.Namespace = req.Namespace
 	}
+	if req.Operation == admissionv1.Update && v.listenersUnchanged(req, gw) {
+		return admission.Allowed("Gateway listeners unchanged"), nil
+	}
 	env := validate.GatewayAPIEnv{
 		GetSecret:              v.Lookups.secretGetter(ctx),
 		SecretReferenceGranted: v.Lookups.referenceGranted(ctx, gw.Namespace),
@@ -139,4 +155,15 @@ func (v *GatewayAPIValidator) review(ctx context.Context, req admission.Request)
 	log.V(logging.Trace).Info("Checked Gateway", "namespace", gw.Namespace, "name", gw.Name,
 		"operation", req.Operation, "denials", len(findings.Denials()), "warnings", len(findings.Warnings()))
 	return ResponseFor(findings), findings
+}
+
+// listenersUnchanged reports whether an update leaves the listeners as
+// they were, so that a Gateway whose Secret has since broken can still be
+// labelled, annotated or given new addresses.
+func (v *GatewayAPIValidator) listenersUnchanged(req admission.Request, gw *gatewayv1.Gateway) bool {
+	old := &gatewayv1.Gateway{}
+	if err := v.Decoder.DecodeRaw(req.OldObject, old); err != nil {
+		return false
+	}
+	return apiequality.Semantic.DeepEqual(old.Spec.Listeners, gw.Spec.Listeners)
 }

@@ -120,6 +120,7 @@ func TestGatewayWebhooks(t *testing.T) {
 		t.Run("istio "+version, func(t *testing.T) { testIstioGateways(t, gc, version) })
 	}
 	t.Run("gateway api", func(t *testing.T) { testGatewayAPIGateways(t, gc) })
+	t.Run("metadata update of broken", func(t *testing.T) { testMetadataUpdateOfBrokenGateways(t, gc, fx) })
 	t.Run("secret writes", func(t *testing.T) { testSecretWrites(t, gc, fx) })
 }
 
@@ -194,6 +195,15 @@ func (gc *gatewayCluster) createSecret(t *testing.T, secret *corev1.Secret) {
 	_, err := gc.clientset.CoreV1().Secrets(secret.Namespace).Create(testenv.Context(t), secret, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create Secret %s/%s: %v", secret.Namespace, secret.Name, err)
+	}
+	gc.warnings.take()
+}
+
+func (gc *gatewayCluster) updateSecret(t *testing.T, secret *corev1.Secret) {
+	t.Helper()
+	_, err := gc.clientset.CoreV1().Secrets(secret.Namespace).Update(testenv.Context(t), secret, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("update Secret %s/%s: %v", secret.Namespace, secret.Name, err)
 	}
 	gc.warnings.take()
 }

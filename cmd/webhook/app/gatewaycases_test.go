@@ -292,3 +292,35 @@ func nameOf(key string) string {
 	_, name, _ := strings.Cut(key, "/")
 	return name
 }
+
+// testMetadataUpdateOfBrokenGateways checks that Gateways whose Secret
+// broke after they were written can still be labelled, while a change
+// of their servers or listeners is checked again.
+func testMetadataUpdateOfBrokenGateways(t *testing.T, gc *gatewayCluster, fx gatewayFixture) {
+	gc.createSecret(t, secretWith("istio-system", "rotating", tlsData(fx.leaf)))
+	gc.createSecret(t, secretWith("apps", "api-rotating", tlsData(fx.leaf)))
+	istio := istioGateway("v1", "rotating", ingressSelector,
+		istioServer("https", 7443, "SIMPLE", []any{"example.com"}, "rotating"))
+	api := gatewayAPIGateway("rotating", httpsListener("https", "example.com", certificateRef("", "api-rotating")))
+	istioGVR := istioGateways.GroupResource().WithVersion("v1")
+	gc.apply(t, istioGVR, "apps", istio, false)
+	gc.apply(t, gatewayAPIGateways, "apps", api, false)
+
+	// Written while opted out, the Secrets reach no webhook.
+	gc.updateSecret(t, optedOut(secretWith("istio-system", "rotating", tlsData(fx.expired))))
+	gc.updateSecret(t, optedOut(secretWith("apps", "api-rotating", tlsData(fx.expired))))
+
+	for _, object := range []*unstructured.Unstructured{istio, api} {
+		object.SetLabels(map[string]string{"team": "edge"})
+	}
+	gc.runCase(t, istioGVR, admissionCase{name: "label istio", object: istio})
+	gc.runCase(t, gatewayAPIGateways, admissionCase{name: "label gateway api", object: api})
+
+	istio.Object["spec"].(map[string]any)["servers"] = []any{
+		istioServer("https", 7443, "SIMPLE", []any{"www.example.com"}, "rotating")}
+	api.Object["spec"].(map[string]any)["listeners"] = []any{
+		httpsListener("https", "www.example.com", certificateRef("", "api-rotating"))}
+	gc.runCase(t, istioGVR, admissionCase{name: "hosts istio", object: istio, denied: []string{"[unusable-credential]"}})
+	gc.runCase(t, gatewayAPIGateways, admissionCase{name: "hosts gateway api", object: api,
+		denied: []string{"[unusable-credential]"}})
+}
