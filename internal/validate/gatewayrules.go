@@ -11,6 +11,7 @@ const (
 	RuleUnusableCredential       = RuleID("unusable-credential")
 	RuleCredentialProblems       = RuleID("credential-problems")
 	RuleMissingClientCA          = RuleID("missing-client-ca")
+	RuleShadowedClientCA         = RuleID("shadowed-client-ca")
 	RuleHostNotCovered           = RuleID("host-not-covered")
 	RuleIstioMutualCredential    = RuleID("istio-mutual-credential")
 	RuleIgnoredCredential        = RuleID("ignored-credential")
@@ -33,6 +34,7 @@ var GatewayRules = []Rule{
 	{ID: RuleUnusableCredential, DefaultAction: Deny, Summary: "a credential Secret that the gateway cannot serve"},
 	{ID: RuleCredentialProblems, DefaultAction: Warn, Summary: "a credential Secret that works but has other findings"},
 	{ID: RuleMissingClientCA, DefaultAction: Deny, Summary: "a MUTUAL or OPTIONAL_MUTUAL server with no CA to verify clients"},
+	{ID: RuleShadowedClientCA, DefaultAction: Warn, Summary: "a CA in the credential Secret that Istio ignores for another CA source"},
 	{ID: RuleHostNotCovered, DefaultAction: Warn, Summary: "server hosts that the certificate's SANs do not cover"},
 	{ID: RuleIstioMutualCredential, DefaultAction: Deny, Summary: "an ISTIO_MUTUAL server with a credential"},
 	{ID: RuleIgnoredCredential, DefaultAction: Warn, Summary: "a PASSTHROUGH or AUTO_PASSTHROUGH server with a credential, which is ignored"},

@@ -150,6 +150,7 @@ func (c *istioCheck) credentialNamespaces(label string, ref CredentialRef) []str
 func (c *istioCheck) checkClientCA(label string, tls *IstioServerTLS, namespace string, ref CredentialRef,
 	credential *secretResult) (bool, error) {
 	if tls.CACertCredentialName != "" {
+		c.reportShadowedCA(label, namespace+"/"+ref.Name, "caCertCredentialName", credential)
 		return false, c.checkNamedCA(label, tls.CACertCredentialName, namespace)
 	}
 	caName := ref.Name + CASecretSuffix
@@ -158,6 +159,7 @@ func (c *istioCheck) checkClientCA(label string, tls *IstioServerTLS, namespace 
 		return false, err
 	}
 	if result.secret != nil {
+		c.reportShadowedCA(label, namespace+"/"+ref.Name, "Secret "+caName, credential)
 		c.requireCA(label, namespace+"/"+caName, "Secret "+caName, result)
 		c.reportSecret(label, namespace+"/"+caName, result, scopeCA)
 		return false, nil
@@ -165,7 +167,7 @@ func (c *istioCheck) checkClientCA(label string, tls *IstioServerTLS, namespace 
 	if credential.secret == nil {
 		return false, nil
 	}
-	c.requireCA(label, namespace+"/"+ref.Name, "the credential Secret (no Secret "+caName+" exists)", credential)
+	c.requireCA(label, namespace+"/"+ref.Name, "the credential Secret, as no Secret "+caName+" exists", credential)
 	return true, nil
 }
 
@@ -207,4 +209,19 @@ func (c *istioCheck) requireCA(label, secretName, source string, result *secretR
 	}
 	c.details = append(c.details, fmt.Sprintf("%s verifies clients with the CA of Secret %s (from %s)",
 		label, secretName, source))
+}
+
+// reportShadowedCA warns when the credential Secret holds a CA that Istio
+// ignores because the client CA comes from source.
+func (c *istioCheck) reportShadowedCA(label, secretName, source string, credential *secretResult) {
+	if credential.secret == nil {
+		return
+	}
+	for _, key := range []string{KeyGenericCA, KeyTLSCA} {
+		if hasValue(credential.secret.Data, key) {
+			c.add(RuleShadowedClientCA, "%s: %s of Secret %s is ignored; the client CA comes from %s",
+				label, key, secretName, source)
+			return
+		}
+	}
 }

@@ -215,6 +215,13 @@ func testSecretWrites(t *testing.T, gc *gatewayCluster, fx gatewayFixture) {
 		return err != nil && strings.Contains(err.Error(), "[secret-in-use]")
 	})
 
+	t.Run("peer gateway conflict", func(t *testing.T) {
+		peer := istioGateway("v1", "peer", ingressSelector,
+			istioServer("shop", 443, "SIMPLE", []any{"example.com"}, "web"))
+		gc.runCase(t, istioGateways.GroupResource().WithVersion("v1"), admissionCase{name: "peer", object: peer,
+			warned: `Gateway apps/users server "https" (port 443) overlap on example.com`})
+	})
+
 	tests := []struct {
 		name   string
 		secret string
