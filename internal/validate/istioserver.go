@@ -108,7 +108,8 @@ func scopeOf(withCA bool) secretScope {
 	return scopeServed
 }
 
-// whereFrom says why the namespaces of a not-found message were searched.
+// whereFrom returns why the namespaces of a not-found message were
+// searched.
 func (c *istioCheck) whereFrom() string {
 	if c.podsFound {
 		return "where the gateway pods run"

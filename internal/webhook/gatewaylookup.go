@@ -46,8 +46,8 @@ type Lookups struct {
 	Cache client.Reader
 	// API reads Secrets and Namespaces from the API server.
 	API client.Reader
-	// FallbackNamespaces are where credentials are looked for when an
-	// Istio Gateway's selector matches no pod.
+	// FallbackNamespaces lists the namespaces searched for credentials
+	// when an Istio Gateway's selector matches no pod.
 	FallbackNamespaces []string
 	// NoIstio and NoGatewayAPI are set when the cluster does not serve
 	// the Istio or Gateway API Gateway CRDs, so Secret writes skip them.

@@ -15,8 +15,9 @@ import (
 	"github.com/meshcert/meshcert/internal/validate"
 )
 
-// DefaultGatewayNamespaces are where Istio Gateway credentials are looked
-// for when no pod matches a selector: Istio's default ingress namespace.
+// DefaultGatewayNamespaces lists the namespaces searched for an Istio
+// Gateway's credentials when no pod matches its selector: Istio's
+// default ingress namespace.
 var DefaultGatewayNamespaces = []string{"istio-system"}
 
 // GatewayOptions configure the Gateway webhooks and the checks of Secret
@@ -49,6 +50,7 @@ func RegisterGatewayWebhooks(ctx context.Context, mgr manager.Manager, policy va
 			return nil, fmt.Errorf("add Gateway API types to the scheme: %w", err)
 		}
 	}
+
 	policy = gatewayPolicy(policy, opts)
 	lookups := &Lookups{Cache: mgr.GetCache(), API: mgr.GetAPIReader(), FallbackNamespaces: opts.FallbackNamespaces}
 	if len(lookups.FallbackNamespaces) == 0 {
@@ -64,6 +66,7 @@ func RegisterGatewayWebhooks(ctx context.Context, mgr manager.Manager, policy va
 	if lookups.NoGatewayAPI {
 		logger.Info("Gateway API Gateway CRD not served; Secret writes are not checked against Gateway API Gateways")
 	}
+
 	decoder := admission.NewDecoder(mgr.GetScheme())
 	server := mgr.GetWebhookServer()
 	server.Register(ValidateIstioGatewayPath, (&admission.Webhook{
