@@ -54,9 +54,9 @@ func withoutObject(f validate.Finding) string {
 	return fmt.Sprintf("%s: %s [%s];", location, f.Message, f.Rule)
 }
 
-// FormatWarnings formats warnings as short lines of at most
-// MaxWarningLength characters, at most MaxWarnings of them; the last
-// line names the rules of those left out.
+// FormatWarnings formats warnings as at most MaxWarnings lines of at most
+// MaxWarningLength characters. When there are more, the last line names
+// the rules of those left out.
 func FormatWarnings(warnings validate.Findings) []string {
 	lines := make([]string, 0, min(len(warnings), MaxWarnings))
 	for i, warning := range warnings {

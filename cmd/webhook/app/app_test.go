@@ -3,7 +3,9 @@ package app_test
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -52,9 +55,12 @@ func (r *warningRecorder) take() []string {
 // webhookCluster is an API server that calls the webhook served in
 // process by the binary's own manager.
 type webhookCluster struct {
-	cluster   *testenv.Cluster
-	clientset *kubernetes.Clientset
-	warnings  *warningRecorder
+	cluster *testenv.Cluster
+	// probeAddress and metricsAddress serve /healthz, /readyz and /metrics.
+	probeAddress   string
+	metricsAddress string
+	clientset      *kubernetes.Clientset
+	warnings       *warningRecorder
 }
 
 func startWebhookCluster(tb testing.TB) *webhookCluster {
@@ -67,10 +73,11 @@ func startWebhookCluster(tb testing.TB) *webhookCluster {
 		CertDir:                install.LocalServingCertDir,
 		WebhookHost:            install.LocalServingHost,
 		WebhookPort:            install.LocalServingPort,
-		MetricsBindAddress:     "0",
-		HealthProbeBindAddress: "0",
+		MetricsBindAddress:     freeAddress(tb),
+		HealthProbeBindAddress: freeAddress(tb),
 		Policy:                 validate.DefaultPolicy(),
 	}
+	ctrl.SetLogger(logr.Discard())
 	mgr, err := app.NewManager(cluster.Config, opts, logr.Discard())
 	if err != nil {
 		tb.Fatalf("create manager: %v", err)
@@ -93,9 +100,22 @@ func startWebhookCluster(tb testing.TB) *webhookCluster {
 	if err != nil {
 		tb.Fatalf("create clientset: %v", err)
 	}
-	wc := &webhookCluster{cluster: cluster, clientset: clientset, warnings: recorder}
+	wc := &webhookCluster{cluster: cluster, clientset: clientset, warnings: recorder,
+		probeAddress: opts.HealthProbeBindAddress, metricsAddress: opts.MetricsBindAddress}
 	wc.waitForWebhook(tb)
 	return wc
+}
+
+// freeAddress returns a loopback address with a port that was free a
+// moment ago.
+func freeAddress(tb testing.TB) string {
+	tb.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("find a free port: %v", err)
+	}
+	defer listener.Close()
+	return listener.Addr().String()
 }
 
 // waitForTLS waits until the webhook server accepts TLS connections.
@@ -145,9 +165,13 @@ func tlsSecret(namespace, name string, certPEM, keyPEM []byte) *corev1.Secret {
 	}
 }
 
+func namespaceObject(name string, labels map[string]string) *corev1.Namespace {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+}
+
 func createNamespace(t *testing.T, wc *webhookCluster, name string, labels map[string]string) {
 	t.Helper()
-	namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	namespace := namespaceObject(name, labels)
 	if _, err := wc.clientset.CoreV1().Namespaces().Create(testenv.Context(t), namespace, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create namespace %s: %v", name, err)
 	}
@@ -161,6 +185,43 @@ func TestSecretWebhooks(t *testing.T) {
 	t.Run("annotations", func(t *testing.T) { testSecretAnnotations(t, wc) })
 	t.Run("metadata update of expired", func(t *testing.T) { testMetadataUpdateOfExpired(t, wc) })
 	t.Run("excluded secrets", func(t *testing.T) { testExcludedSecrets(t, wc) })
+	t.Run("probes and metrics", func(t *testing.T) { testProbesAndMetrics(t, wc) })
+}
+
+func testProbesAndMetrics(t *testing.T, wc *webhookCluster) {
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if body := get(t, "http://"+wc.probeAddress+path); body != "ok" {
+			t.Errorf("%s = %q, want ok", path, body)
+		}
+	}
+	metrics := get(t, "http://"+wc.metricsAddress+"/metrics")
+	for _, want := range []string{
+		`meshcert_webhook_requests_total{operation="UPDATE",result="error",webhook="validate-secret"}`,
+		`meshcert_webhook_findings_total{action="deny",rule="key-mismatch",webhook="validate-secret"}`,
+		`meshcert_webhook_request_duration_seconds_bucket{webhook="mutate-secret",le="0.001"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second}
+	response, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer response.Body.Close()
+	body, err := io.ReadAll(response.Body)
+	if err != nil {
+		t.Fatalf("read %s: %v", url, err)
+	}
+	if response.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: status %d: %s", url, response.StatusCode, body)
+	}
+	return string(body)
 }
 
 func testSecretAdmission(t *testing.T, wc *webhookCluster) {
@@ -190,6 +251,10 @@ func testSecretAdmission(t *testing.T, wc *webhookCluster) {
 			dryRun: true, wantDenied: []string{"[key-mismatch]"}},
 		{name: "two problems", secret: tlsSecret("gateways", "two", valid.Leaf.X509.Raw, []byte("oops")),
 			wantDenied: []string{"has 2 problems", "[der]", "[not-pem]"}},
+		{name: "opaque with tls keys", secret: opaque(tlsSecret("gateways", "opaque", valid.Leaf.X509.Raw, valid.Leaf.KeyPEM)),
+			wantDenied: []string{"[der]"}},
+		{name: "generic layout", secret: generic(tlsSecret("gateways", "generic", valid.CertPEM(), other.KeyPEM)),
+			wantDenied: []string{"key key:", "[key-mismatch]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,6 +291,20 @@ func testSecretAdmission(t *testing.T, wc *webhookCluster) {
 			}
 		})
 	}
+}
+
+// opaque turns a kubernetes.io/tls Secret into an Opaque one with the
+// same keys.
+func opaque(secret *corev1.Secret) *corev1.Secret {
+	secret.Type = corev1.SecretTypeOpaque
+	return secret
+}
+
+// generic moves a Secret's certificate and key to Istio's cert and key.
+func generic(secret *corev1.Secret) *corev1.Secret {
+	secret.Type = corev1.SecretTypeOpaque
+	secret.Data = map[string][]byte{"cert": secret.Data[corev1.TLSCertKey], "key": secret.Data[corev1.TLSPrivateKeyKey]}
+	return secret
 }
 
 func containsAny(lines []string, want string) bool {

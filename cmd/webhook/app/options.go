@@ -27,7 +27,7 @@ type Options struct {
 	Gateway             webhook.GatewayOptions
 }
 
-// DefaultCertDir is where the serving certificate is mounted.
+// DefaultCertDir is the directory the serving certificate is mounted in.
 const DefaultCertDir = "/tmp/k8s-webhook-server/serving-certs"
 
 // AddFlags registers the options on fs.
