@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -57,4 +58,35 @@ func containsWarning(warnings []string, want string) bool {
 		}
 	}
 	return false
+}
+
+// failingReader fails every Get, as an API server that cannot be reached.
+type failingReader struct{ *memoryReader }
+
+func (failingReader) Get(context.Context, client.ObjectKey, client.Object, ...client.GetOption) error {
+	return errors.New("connection refused")
+}
+
+func TestIstioGatewayLookupFailureAllows(t *testing.T) {
+	reader := &memoryReader{}
+	validator := &IstioGatewayValidator{
+		Policy:  validate.DefaultPolicy(),
+		Lookups: &Lookups{Cache: reader, API: failingReader{reader}, FallbackNamespaces: DefaultGatewayNamespaces},
+	}
+	raw := []byte(`{"metadata":{"name":"gw","namespace":"apps"},"spec":{"selector":{"istio":"ingressgateway"},
+		"servers":[{"port":{"number":443,"name":"https","protocol":"HTTPS"},"hosts":["example.com"],
+		"tls":{"mode":"SIMPLE","credentialName":"web"}}]}}`)
+	req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		Operation: admissionv1.Create, Namespace: "apps", Name: "gw", Object: kruntime.RawExtension{Raw: raw}}}
+
+	response := validator.Handle(context.Background(), req)
+	if !response.Allowed {
+		t.Fatalf("review denied: %+v", response.Result)
+	}
+	if !containsWarning(response.Warnings, "not checked by meshcert, a lookup failed: get Secret istio-system/web") {
+		t.Errorf("warnings %q lack the failed lookup", response.Warnings)
+	}
+	if got := lookupAwareResult(response); got != ResultError {
+		t.Errorf("result label %q, want %q", got, ResultError)
+	}
 }
