@@ -87,10 +87,11 @@ func (v *IstioGatewayValidator) check(ctx context.Context, gw *validate.IstioGat
 	if err != nil {
 		return validate.IstioResult{}, err
 	}
+	keys := istioSecretKeys(gw, v.Lookups.credentialNamespaces(w))
 	env := validate.IstioEnv{
 		PodNamespaces:      w.namespaces,
 		FallbackNamespaces: v.Lookups.FallbackNamespaces,
-		GetSecret:          v.Lookups.secretGetter(ctx),
+		GetSecret:          v.Lookups.prefetchedGetter(ctx, keys),
 		Peers:              peers,
 	}
 	return validate.CheckIstioGateway(gw, env, v.Policy, now(v.Now))
@@ -144,7 +145,7 @@ func (v *GatewayAPIValidator) review(ctx context.Context, req admission.Request)
 		return admission.Allowed("Gateway listeners unchanged"), nil
 	}
 	env := validate.GatewayAPIEnv{
-		GetSecret:              v.Lookups.secretGetter(ctx),
+		GetSecret:              v.Lookups.prefetchedGetter(ctx, gatewayAPISecretKeys(gw)),
 		SecretReferenceGranted: v.Lookups.referenceGranted(ctx, gw.Namespace),
 	}
 	findings, err := validate.CheckGatewayAPIGateway(gw, env, v.Policy, now(v.Now))

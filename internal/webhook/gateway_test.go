@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -88,5 +89,46 @@ func TestIstioGatewayLookupFailureAllows(t *testing.T) {
 	}
 	if got := lookupAwareResult(response); got != ResultError {
 		t.Errorf("result label %q, want %q", got, ResultError)
+	}
+}
+
+func TestIstioSecretKeys(t *testing.T) {
+	gw := &validate.IstioGateway{Namespace: "apps", Name: "gw", Spec: validate.IstioGatewaySpec{Servers: []validate.IstioServer{
+		{Port: validate.IstioPort{Number: 443}, TLS: &validate.IstioServerTLS{Mode: validate.ModeMutual, CredentialName: "web"}},
+		{Port: validate.IstioPort{Number: 8443}, TLS: &validate.IstioServerTLS{Mode: validate.ModeSimple,
+			CredentialName: "kubernetes://certs/shared"}},
+	}}}
+	var got []string
+	for _, key := range istioSecretKeys(gw, []string{"istio-system", "edge"}) {
+		got = append(got, key.String())
+	}
+	slices.Sort(got)
+	want := []string{"certs/shared", "edge/web", "edge/web-cacert", "istio-system/web", "istio-system/web-cacert"}
+	if !slices.Equal(got, want) {
+		t.Errorf("keys %v, want %v", got, want)
+	}
+}
+
+func TestPrefetchedGetter(t *testing.T) {
+	web := &corev1.Secret{Data: map[string][]byte{"tls.crt": []byte("x")}}
+	reader := &memoryReader{secrets: map[client.ObjectKey]*corev1.Secret{
+		{Namespace: "istio-system", Name: "web"}:   web,
+		{Namespace: "istio-system", Name: "other"}: web,
+	}}
+	lookups := &Lookups{API: reader}
+	get := lookups.prefetchedGetter(context.Background(), []client.ObjectKey{
+		{Namespace: "istio-system", Name: "web"}, {Namespace: "istio-system", Name: "missing"}})
+	tests := []struct {
+		name  string
+		found bool
+	}{{"web", true}, {"missing", false}, {"other", true}}
+	for _, tt := range tests {
+		secret, err := get("istio-system", tt.name)
+		if err != nil {
+			t.Fatalf("get %s: %v", tt.name, err)
+		}
+		if found := secret != nil; found != tt.found {
+			t.Errorf("get %s: found %v, want %v", tt.name, found, tt.found)
+		}
 	}
 }
