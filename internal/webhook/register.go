@@ -22,13 +22,16 @@ type SecretOptions struct {
 	Policy validate.Policy
 	// AnnotateCertManager also annotates Secrets cert-manager manages.
 	AnnotateCertManager bool
+	// Users checks Secret writes against the Gateways using them; nil
+	// skips that check.
+	Users *SecretUsers
 }
 
 // RegisterSecretWebhooks registers the validating and mutating handlers
 // of certificate Secrets on server and creates their metric series.
 func RegisterSecretWebhooks(server ctrlwebhook.Server, scheme *runtime.Scheme, opts SecretOptions) {
 	decoder := admission.NewDecoder(scheme)
-	validator := &SecretValidator{Policy: opts.Policy, Decoder: decoder}
+	validator := &SecretValidator{Policy: opts.Policy, Decoder: decoder, Users: opts.Users}
 	annotator := &SecretAnnotator{Policy: opts.Policy, Decoder: decoder, AnnotateCertManager: opts.AnnotateCertManager}
 
 	server.Register(ValidateSecretPath, (&admission.Webhook{Handler: validator}).WithRecoverPanic(true))

@@ -23,12 +23,16 @@ type SecretValidator struct {
 	Decoder admission.Decoder
 	// Now returns the time certificates are judged at; nil means time.Now.
 	Now func() time.Time
+	// Users, when set, also checks updates and deletions against the
+	// Gateways that use the Secret.
+	Users *SecretUsers
 }
 
 // Handle implements admission.Handler.
 func (v *SecretValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
 	response, findings := v.review(ctx, req)
+	response, findings = withUsers(ctx, v.Users, req, response, findings)
 	RecordFindings(ValidateSecretName, findings)
 	RecordRequest(ValidateSecretName, req.Operation, responseResult(response), time.Since(start))
 	return response

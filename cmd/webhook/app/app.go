@@ -66,9 +66,14 @@ func NewManager(config *rest.Config, opts Options, logger logr.Logger) (manager.
 		return nil, fmt.Errorf("create manager: %w", err)
 	}
 
+	users, err := webhook.RegisterGatewayWebhooks(context.Background(), mgr, server, opts.Policy, opts.Gateway)
+	if err != nil {
+		return nil, fmt.Errorf("register Gateway webhooks: %w", err)
+	}
 	webhook.RegisterSecretWebhooks(server, mgr.GetScheme(), webhook.SecretOptions{
 		Policy:              opts.Policy,
 		AnnotateCertManager: opts.AnnotateCertManager,
+		Users:               users,
 	})
 	if err := addServer(mgr, server, opts); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/meshcert/meshcert/internal/certrotation"
 	"github.com/meshcert/meshcert/internal/validate"
+	"github.com/meshcert/meshcert/internal/webhook"
 )
 
 // Options are the webhook server's settings, one flag each.
@@ -24,6 +25,7 @@ type Options struct {
 	// AnnotateCertManager also annotates Secrets cert-manager manages.
 	AnnotateCertManager bool
 	Policy              validate.Policy
+	Gateway             webhook.GatewayOptions
 	// CertRotation creates and rotates the serving certificate; its
 	// Namespace and CertDir come from the fields above.
 	CertRotation certrotation.Options
@@ -51,6 +53,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.AnnotateCertManager, "annotate-cert-manager-secrets", false,
 		"Annotate Secrets managed by cert-manager (annotation cert-manager.io/certificate-name) too.")
 	o.Policy.AddFlags(fs)
+	o.Gateway.AddFlags(fs)
 	o.CertRotation.AddFlags(fs)
 }
 
