@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
@@ -113,6 +114,7 @@ func TestMirror(t *testing.T) {
 	t.Run("conflict", m.testConflict)
 	t.Run("orphan policy", m.testOrphan)
 	t.Run("large secret", m.testLarge)
+	t.Run("idle resync", m.testIdleResync)
 	t.Run("rotated kubeconfig", m.testRotation)
 	t.Run("mutual mirrors", m.testMutual)
 	t.Run("peer down", m.testPeerDown)
@@ -332,4 +334,17 @@ func (m *mesh) testRotation(t *testing.T) {
 
 func peerUpValue(peer string) float64 {
 	return testutil.ToFloat64(peerUp.WithLabelValues(peer))
+}
+
+// testIdleResync counts the Secret writes the peers' API servers receive
+// while the mirror resyncs Secrets that did not change.
+func (m *mesh) testIdleResync(t *testing.T) {
+	peers := m.clusters[1:]
+	ctx := testenv.Context(t)
+	before := secretWrites(t, ctx, peers)
+	// Two and a half sweeps at the test's two-second interval.
+	time.Sleep(5 * time.Second)
+	if after := secretWrites(t, ctx, peers); after != before {
+		t.Errorf("peers received %v Secret writes during an idle resync, want 0", after-before)
+	}
 }
