@@ -148,3 +148,39 @@ func TestCheckOwner(t *testing.T) {
 		})
 	}
 }
+
+func TestStalePatch(t *testing.T) {
+	createFields := `{"f:data":{"f:ca.crt":{},"f:tls.crt":{}},"f:metadata":{"f:labels":{"f:team":{},"f:keep":{}}}}`
+	existing := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			UID:    "u",
+			Labels: map[string]string{"team": "edge", "keep": "x", "added-on-peer": "y"},
+			ManagedFields: []metav1.ManagedFieldsEntry{{
+				Manager:   wellknown.MirrorFieldManager,
+				Operation: metav1.ManagedFieldsOperationUpdate,
+				FieldsV1:  &metav1.FieldsV1{Raw: []byte(createFields)},
+			}},
+		},
+		Data: map[string][]byte{"ca.crt": nil, "tls.crt": nil},
+	}
+	desired := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"keep": "x"}},
+		Data:       map[string][]byte{"tls.crt": nil},
+	}
+	patch := stalePatch(existing, desired)
+	if patch == nil {
+		t.Fatal("stalePatch = nil, want a patch")
+	}
+	labels := patch["metadata"].(map[string]any)["labels"].(map[string]any)
+	if _, ok := labels["team"]; !ok || len(labels) != 1 {
+		t.Errorf("stale labels = %v, want team only", labels)
+	}
+	if data := patch["data"].(map[string]any); len(data) != 1 {
+		t.Errorf("stale data = %v, want ca.crt only", data)
+	}
+
+	existing.ManagedFields[0].Operation = metav1.ManagedFieldsOperationApply
+	if patch := stalePatch(existing, desired); patch != nil {
+		t.Errorf("stalePatch with an Apply entry = %v, want nil", patch)
+	}
+}

@@ -120,14 +120,20 @@ func kubeconfigFor(t testing.TB, env *envtest.Environment, user string) ([]byte,
 	return kubeconfig, c
 }
 
-// writePeerSecret creates or updates the peer Secret on c.
+// writePeerSecret creates or updates a peer Secret in meshcert's layout.
 func writePeerSecret(t testing.TB, c client.Client, name string, kubeconfigs map[string][]byte) {
+	t.Helper()
+	writeLabelledPeerSecret(t, c, name, map[string]string{wellknown.PeerClusterLabel: wellknown.True}, kubeconfigs)
+}
+
+// writeLabelledPeerSecret creates or updates a peer Secret with labels.
+func writeLabelledPeerSecret(t testing.TB, c client.Client, name string, labels map[string]string, kubeconfigs map[string][]byte) {
 	t.Helper()
 	ctx := testenv.Context(t)
 	ensureNamespace(t, c, mirrorNamespace)
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: mirrorNamespace, Name: name}}
 	_, err := controllerutilCreateOrUpdate(ctx, c, secret, func() {
-		secret.Labels = map[string]string{wellknown.PeerClusterLabel: wellknown.True}
+		secret.Labels = labels
 		secret.Data = kubeconfigs
 	})
 	if err != nil {

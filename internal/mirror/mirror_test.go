@@ -123,6 +123,8 @@ func TestMirror(t *testing.T) {
 func (m *mesh) testLifecycle(t *testing.T) {
 	const ns, name = "lifecycle", "gateway-cert"
 	source := newSource(ns, name, tlsData("v1"))
+	source.Data[corev1.ServiceAccountRootCAKey] = []byte("ca v1")
+	source.Labels["team"] = "edge"
 	m.create(t, source)
 	waitCopies(t, m.peers, source)
 	eventually(t, "finalizer on source", func(ctx context.Context) error {
@@ -136,8 +138,24 @@ func (m *mesh) testLifecycle(t *testing.T) {
 		return nil
 	})
 
-	updated := m.update(t, ns, name, func(s *corev1.Secret) { s.Data = tlsData("v2") })
+	// The update drops a data key and a label that the copy's create wrote.
+	updated := m.update(t, ns, name, func(s *corev1.Secret) {
+		s.Data = tlsData("v2")
+		delete(s.Labels, "team")
+	})
 	waitCopies(t, m.peers, updated)
+	for i, peer := range m.peers {
+		eventually(t, fmt.Sprintf("dropped label gone on peer %d", i+1), func(ctx context.Context) error {
+			copied, err := getSecret(ctx, peer, ns, name)
+			if err != nil {
+				return err
+			}
+			if _, ok := copied.Labels["team"]; ok {
+				return errors.New("copy still has label team")
+			}
+			return nil
+		})
+	}
 
 	m.update(t, ns, name, func(s *corev1.Secret) { delete(s.Labels, wellknown.MirrorLabel) })
 	waitAbsent(t, m.peers, ns, name)

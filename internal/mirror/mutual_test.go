@@ -21,7 +21,9 @@ import (
 func (m *mesh) testMutual(t *testing.T) {
 	const secondID = "cluster-2"
 	second := m.clusters[1]
-	writePeerSecret(t, second.Client, "peers", map[string][]byte{
+	// This mirror reads its peers from an Istio remote secret.
+	istioLabel := map[string]string{wellknown.IstioRemoteSecretLabel: wellknown.IstioRemoteSecretValue}
+	writeLabelledPeerSecret(t, second.Client, "istio-remote-secret-loop", istioLabel, map[string][]byte{
 		"loop-1": mustKubeconfig(t, m.clusters[0]),
 		"loop-3": m.kubeconfigs[m.clusters[2].Name],
 	})

@@ -8,7 +8,8 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// Options configure the mirror controller.
+// Options configure the mirror controller. Start from DefaultOptions, then
+// call AddFlags and set Namespace.
 type Options struct {
 	// Namespace holds the peer-cluster kubeconfig Secrets. The webhook sets
 	// it from its own --namespace flag, so AddFlags does not register it.

@@ -171,15 +171,27 @@ func (m *Mirror) desiredPeers(secrets []corev1.Secret) map[string]peerConfig {
 // stops removed ones. It reports whether a peer was removed.
 func (s *peerSet) update(desired map[string]peerConfig) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	removed := false
+	var removed []*peer
 	for name, p := range s.peers {
 		if _, ok := desired[name]; !ok {
 			delete(s.peers, name)
-			go p.stop()
-			removed = true
+			removed = append(removed, p)
 		}
 	}
+	s.start(desired)
+	s.mu.Unlock()
+
+	// Stopping waits for the peer's in-flight requests, so it happens
+	// outside the lock that fan-out takes.
+	for _, p := range removed {
+		p.stop()
+	}
+	return len(removed) > 0
+}
+
+// start starts the desired peers that are not running and hands the
+// others their current kubeconfig. The caller holds s.mu.
+func (s *peerSet) start(desired map[string]peerConfig) {
 	for name, config := range desired {
 		p, ok := s.peers[name]
 		if !ok {
@@ -190,7 +202,6 @@ func (s *peerSet) update(desired map[string]peerConfig) bool {
 		}
 		p.reconnect(config)
 	}
-	return removed
 }
 
 // recheckFinalizers asks the source reconciler to look again at every

@@ -81,10 +81,14 @@ func (p *peer) ensureCopy(ctx context.Context, conn *connection, source *corev1.
 		p.confirmed.Delete(key)
 		return nil
 	}
-	if needsReplace(existing, desired) {
+	switch {
+	case needsReplace(existing, desired):
 		err = p.replace(ctx, conn, existing, desired)
-	} else {
-		err = p.apply(ctx, conn, existing, desired)
+	default:
+		err = p.removeStaleKeys(ctx, conn, existing, desired)
+		if err == nil {
+			err = p.apply(ctx, conn, existing, desired)
+		}
 	}
 	p.afterWrite(key, err)
 	return err
@@ -116,6 +120,7 @@ func (p *peer) cachedCopy(ctx context.Context, conn *connection, key types.Names
 
 // create creates the copy. When a Secret of that name exists it returns
 // the Secret read from the peer.
+
 func (p *peer) create(ctx context.Context, conn *connection, desired *corev1.Secret) (*corev1.Secret, error) {
 	key := client.ObjectKeyFromObject(desired)
 	err := p.createOnce(ctx, conn, desired)
