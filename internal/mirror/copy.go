@@ -180,8 +180,8 @@ func copyOf(existing *corev1.Secret, clusterID string) bool {
 		existing.Annotations[wellknown.SourceNameAnnotation] == existing.Name
 }
 
-// orphanPolicy reports whether the source asks to keep its copies when it
-// is deleted or unlabelled.
+// orphanPolicy reports whether the source's deletion policy keeps its
+// copies when it is deleted or unlabelled.
 func orphanPolicy(source *corev1.Secret) bool {
 	return source != nil && source.Annotations[wellknown.DeletionPolicyAnnotation] == wellknown.DeletionPolicyOrphan
 }

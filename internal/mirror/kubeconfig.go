@@ -77,7 +77,7 @@ func validPeerName(name string) error {
 
 // restConfigFromKubeconfig builds a client configuration from a kubeconfig
 // that is self-contained: inline credentials and CA only. Exec plugins,
-// auth providers and file paths are rejected, because whoever can write a
+// auth providers and file paths are rejected, because anyone who can write a
 // Secret in meshcert's namespace could otherwise run commands or read
 // files in meshcert's pod.
 func restConfigFromKubeconfig(data []byte) (*rest.Config, error) {

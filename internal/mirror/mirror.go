@@ -20,8 +20,8 @@ import (
 // controllerName names the controllers, the event reporter and the logger.
 const controllerName = "meshcert-mirror"
 
-// errNotReady is returned by reconcilers that run before the mirror knows
-// its cluster identity and its peers.
+// errNotReady is returned by reconcilers that run before the mirror has
+// resolved its cluster identity and loaded its peers.
 var errNotReady = errors.New("mirror is not ready: cluster identity or peer configuration not loaded yet")
 
 // Mirror is the mirror controller of one cluster.
@@ -117,7 +117,7 @@ func kubeSystemUID(ctx context.Context, reader client.Reader, timeout time.Durat
 	return ns.UID, nil
 }
 
-// confirm asks the source reconciler to look at key again.
+// confirm queues key for the source reconciler.
 func (m *Mirror) confirm(ctx context.Context, key types.NamespacedName) {
 	ev := event.GenericEvent{Object: &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}}
 	select {

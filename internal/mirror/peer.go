@@ -190,7 +190,7 @@ func (p *peer) resync(ctx context.Context) {
 }
 
 // checkHealth reads the peer's kube-system namespace and records whether
-// it answered.
+// the request succeeded.
 func (p *peer) checkHealth(ctx context.Context) {
 	conn := p.current()
 	if conn == nil {

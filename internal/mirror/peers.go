@@ -76,8 +76,8 @@ func (s *peerSet) Start(ctx context.Context) error {
 	return nil
 }
 
-// enqueue asks every peer to sync key, recording when the change was
-// first observed for the propagation metric.
+// enqueue queues key on every peer and records when the change was first
+// observed, for the propagation metric.
 func (s *peerSet) enqueue(key types.NamespacedName) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -204,9 +204,8 @@ func (s *peerSet) start(desired map[string]peerConfig) {
 	}
 }
 
-// recheckFinalizers asks the source reconciler to look again at every
-// Secret that holds the finalizer, since a removed peer no longer blocks
-// its release.
+// recheckFinalizers queues every Secret that holds the finalizer for the
+// source reconciler, because a removed peer no longer blocks its release.
 func (m *Mirror) recheckFinalizers(ctx context.Context) {
 	var list corev1.SecretList
 	if err := m.local.List(ctx, &list); err != nil {

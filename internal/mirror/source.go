@@ -86,6 +86,6 @@ func (m *Mirror) releaseFinalizer(ctx context.Context, secret *corev1.Secret) er
 	if client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("remove finalizer from Secret %s/%s: %w", secret.Namespace, secret.Name, err)
 	}
-	ctrllog.FromContext(ctx).Info("Removed mirror finalizer: every peer removed its copy")
+	ctrllog.FromContext(ctx).V(logging.Debug).Info("Removed mirror finalizer: every peer removed its copy")
 	return nil
 }

@@ -15,10 +15,10 @@ import (
 )
 
 // removeStaleKeys deletes the labels, annotations and data keys that the
-// copy's create wrote and the source no longer has. A copy is created with
-// Create, which records its fields under an Update entry of meshcert's
-// field manager; server-side apply removes only fields of its own Apply
-// entry, so it would leave these keys behind.
+// copy's create wrote and the source no longer has. Create records its
+// fields under an Update entry of meshcert's field manager. Server-side
+// apply removes only the fields of its own Apply entry, so it would leave
+// these keys behind.
 func (p *peer) removeStaleKeys(ctx context.Context, conn *connection, existing, desired *corev1.Secret) error {
 	patch := stalePatch(existing, desired)
 	if patch == nil {

@@ -233,7 +233,7 @@ func (p *peer) removeCopy(ctx context.Context, conn *connection, key types.Names
 	finalizing := source != nil && controllerutil.ContainsFinalizer(source, wellknown.MirrorFinalizer)
 	if existing == nil && finalizing {
 		// The cache may not have seen a copy written moments ago, and the
-		// finalizer is released on this answer, so ask the peer.
+		// finalizer is released on this result, so read from the peer.
 		if existing, err = p.getFromPeer(ctx, conn, key); err != nil {
 			return err
 		}
