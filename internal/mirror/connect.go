@@ -114,7 +114,8 @@ func (p *peer) checkIdentity(ctx context.Context, cl cluster.Cluster) bool {
 	}
 	if uid == p.m.localUID {
 		p.rejected.Store(true)
-		p.log.Error(nil, "Rejected peer: its kubeconfig points at this cluster")
+		peerUp.WithLabelValues(p.name).Set(0)
+		p.log.Error(nil, "Rejected peer: its kubeconfig points at this cluster; remove it from the peer Secret")
 		return false
 	}
 	p.rejected.Store(false)

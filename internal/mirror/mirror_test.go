@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -42,6 +45,9 @@ func startMesh(t *testing.T) *mesh {
 		m.peers = append(m.peers, c)
 		m.peerNames = append(m.peerNames, peer.Name)
 	}
+	// A kubeconfig of the source cluster itself, which the mirror must
+	// reject without holding finalizers or reporting conflicts.
+	kubeconfigs["self"] = mustKubeconfig(t, clusters[0])
 	m.kubeconfigs = kubeconfigs
 	writePeerSecret(t, m.source, "peers", kubeconfigs)
 	startMirror(t, clusters[0].Config, testOptions(sourceID))
@@ -117,6 +123,7 @@ func TestMirror(t *testing.T) {
 	t.Run("idle resync", m.testIdleResync)
 	t.Run("rotated kubeconfig", m.testRotation)
 	t.Run("mutual mirrors", m.testMutual)
+	t.Run("removed peer", m.testRemovedPeer)
 	t.Run("peer down", m.testPeerDown)
 }
 
@@ -180,6 +187,9 @@ func (m *mesh) testLifecycle(t *testing.T) {
 	}
 	waitAbsent(t, m.peers, ns, name)
 	waitAbsent(t, []client.Client{m.source}, ns, name)
+	if err := findEvent(testenv.Context(t), m.source, ns, name, "MirrorConflict"); err == nil {
+		t.Error("conflict reported: the mirror copied to its own cluster")
+	}
 }
 
 func (m *mesh) testToolKeys(t *testing.T) {
@@ -339,6 +349,9 @@ func (m *mesh) testRotation(t *testing.T) {
 		kubeconfigs[peer.Name] = kubeconfig
 		m.peers[i] = c
 	}
+	// A kubeconfig of the source cluster itself, which the mirror must
+	// reject without holding finalizers or reporting conflicts.
+	kubeconfigs["self"] = mustKubeconfig(t, m.clusters[0])
 	m.kubeconfigs = kubeconfigs
 	writePeerSecret(t, m.source, "peers", kubeconfigs)
 
@@ -365,4 +378,60 @@ func (m *mesh) testIdleResync(t *testing.T) {
 	if after := secretWrites(t, ctx, peers); after != before {
 		t.Errorf("peers received %v Secret writes during an idle resync, want 0", after-before)
 	}
+}
+
+// testRemovedPeer removes cluster-4 from the configuration: deleting a
+// source no longer waits for it, and its copy is swept once the peer is
+// configured again.
+func (m *mesh) testRemovedPeer(t *testing.T) {
+	const ns, name = "removed-peer", "cert"
+	source := newSource(ns, name, tlsData("removed"))
+	m.create(t, source)
+	waitCopies(t, m.peers, source)
+	settledVersion(t, m.source, ns, name)
+
+	removedName := m.clusters[3].Name
+	kubeconfigs := maps.Clone(m.kubeconfigs)
+	delete(kubeconfigs, removedName)
+	writePeerSecret(t, m.source, "peers", kubeconfigs)
+	eventually(t, "metrics of the removed peer deleted", func(context.Context) error {
+		if hasPeerSeries(peerUp, removedName) {
+			return fmt.Errorf("meshcert_mirror_peer_up{peer=%q} still exported", removedName)
+		}
+		return nil
+	})
+
+	if err := m.source.Delete(testenv.Context(t), source); err != nil {
+		t.Fatalf("delete source: %v", err)
+	}
+	waitAbsent(t, m.peers[:2], ns, name)
+	waitAbsent(t, []client.Client{m.source}, ns, name)
+	if err := copyMatches(testenv.Context(t), m.peers[2], source, sourceID); err != nil {
+		t.Fatalf("copy on the removed peer: %v", err)
+	}
+
+	writePeerSecret(t, m.source, "peers", m.kubeconfigs)
+	waitAbsent(t, m.peers[2:], ns, name)
+}
+
+// hasPeerSeries reports whether collector exports a series for peer.
+func hasPeerSeries(collector prometheus.Collector, peer string) bool {
+	ch := make(chan prometheus.Metric, 64)
+	go func() {
+		collector.Collect(ch)
+		close(ch)
+	}()
+	found := false
+	for metric := range ch {
+		var written dto.Metric
+		if metric.Write(&written) != nil {
+			continue
+		}
+		for _, label := range written.GetLabel() {
+			if label.GetName() == "peer" && label.GetValue() == peer {
+				found = true
+			}
+		}
+	}
+	return found
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -27,7 +28,9 @@ func (m *mesh) testMutual(t *testing.T) {
 		"loop-1": mustKubeconfig(t, m.clusters[0]),
 		"loop-3": m.kubeconfigs[m.clusters[2].Name],
 	})
-	startMirror(t, second.Config, testOptions(secondID))
+	secondOpts := testOptions(secondID)
+	secondOpts.CreateNamespaces = false
+	startMirror(t, second.Config, secondOpts)
 
 	const ns = "mutual"
 	origin := newSource(ns, "origin", tlsData("origin"))
@@ -66,6 +69,36 @@ func (m *mesh) testMutual(t *testing.T) {
 	}
 
 	m.testPrecedence(t, second.Client)
+	m.testMissingNamespace(t, second.Client)
+}
+
+// testMissingNamespace checks that cluster-2's mirror, which may not
+// create namespaces, reports a source whose namespace is missing on its
+// peers and copies it once the namespace exists.
+func (m *mesh) testMissingNamespace(t *testing.T, second client.Client) {
+	const ns, name = "missing-on-peers", "cert"
+	ensureNamespace(t, second, ns)
+	source := newSource(ns, name, tlsData("missing namespace"))
+	if err := second.Create(testenv.Context(t), source); err != nil {
+		t.Fatalf("create source on cluster-2: %v", err)
+	}
+	eventually(t, "failure event on the source", func(ctx context.Context) error {
+		return findEvent(ctx, second, ns, name, "MirrorFailed")
+	})
+	errorsBefore := testutil.ToFloat64(syncErrors.WithLabelValues("loop-1", reasonNamespaceMissing))
+	if errorsBefore < 1 {
+		t.Errorf("sync errors with reason %s = %v, want at least 1", reasonNamespaceMissing, errorsBefore)
+	}
+	if err := absent(testenv.Context(t), m.source, ns, name); err != nil {
+		t.Fatalf("copy without its namespace: %v", err)
+	}
+
+	for _, c := range []client.Client{m.source, m.peers[1]} {
+		ensureNamespace(t, c, ns)
+		eventually(t, "copy once the namespace exists", func(ctx context.Context) error {
+			return copyMatches(ctx, c, source, "cluster-2")
+		})
+	}
 }
 
 // testPrecedence creates a source of one name on cluster-1 and cluster-2.
