@@ -176,7 +176,7 @@ func getSecret(ctx context.Context, c client.Client, namespace, name string) (*c
 	return &secret, nil
 }
 
-// copyMatches returns nil when c holds a copy of source written by
+// copyMatches returns nil when c contains a copy of source written by
 // clusterID with source's data.
 func copyMatches(ctx context.Context, c client.Client, source *corev1.Secret, clusterID string) error {
 	copied, err := getSecret(ctx, c, source.Namespace, source.Name)
@@ -197,7 +197,7 @@ func copyMatches(ctx context.Context, c client.Client, source *corev1.Secret, cl
 	return nil
 }
 
-// absent returns nil when c holds no Secret namespace/name.
+// absent returns nil when c contains no Secret namespace/name.
 func absent(ctx context.Context, c client.Client, namespace, name string) error {
 	_, err := getSecret(ctx, c, namespace, name)
 	if apierrors.IsNotFound(err) {
