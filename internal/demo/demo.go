@@ -17,8 +17,9 @@ import (
 type Options struct {
 	// BinDir holds the webhook, exporter and meshcert binaries.
 	BinDir string
-	// WebhookConfig is the file with the webhook configurations to install.
-	WebhookConfig string
+	// WebhookConfigs are the files with the webhook configurations to
+	// install.
+	WebhookConfigs []string
 	// AlertRules is the Prometheus rules file to evaluate.
 	AlertRules string
 	// RuleEvaluator is the program that evaluates AlertRules on a scrape.

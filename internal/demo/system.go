@@ -173,7 +173,16 @@ func (s *system) startExporter(ctx context.Context) error {
 // installWebhookConfigurations installs the shipped webhook configurations
 // with their Service references replaced by the local webhook's URL.
 func (s *system) installWebhookConfigurations(ctx context.Context, baseURL string, caPEM []byte) error {
-	data, err := os.ReadFile(s.opts.WebhookConfig)
+	for _, path := range s.opts.WebhookConfigs {
+		if err := s.installWebhookFile(ctx, path, baseURL, caPEM); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *system) installWebhookFile(ctx context.Context, path, baseURL string, caPEM []byte) error {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read webhook configurations: %w", err)
 	}
@@ -183,17 +192,17 @@ func (s *system) installWebhookConfigurations(ctx context.Context, baseURL strin
 		if err := decoder.Decode(&raw); errors.Is(err, io.EOF) {
 			return nil
 		} else if err != nil {
-			return fmt.Errorf("decode %s: %w", s.opts.WebhookConfig, err)
+			return fmt.Errorf("decode %s: %w", path, err)
 		}
 		if len(bytes.TrimSpace(raw.Raw)) == 0 {
 			continue
 		}
 		object, err := decodeWebhookConfiguration(raw.Raw, baseURL, caPEM)
 		if err != nil {
-			return fmt.Errorf("%s: %w", s.opts.WebhookConfig, err)
+			return fmt.Errorf("%s: %w", path, err)
 		}
 		if err := s.source().client.Create(ctx, object); err != nil {
-			return fmt.Errorf("install %s: %w", object.GetName(), err)
+			return fmt.Errorf("install %s from %s: %w", object.GetName(), path, err)
 		}
 	}
 }

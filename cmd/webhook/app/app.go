@@ -20,6 +20,7 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/meshcert/meshcert/internal/certrotation"
+	"github.com/meshcert/meshcert/internal/mirror"
 	"github.com/meshcert/meshcert/internal/webhook"
 )
 
@@ -77,6 +78,13 @@ func NewManager(config *rest.Config, opts Options, logger logr.Logger) (manager.
 	})
 	if err := addServer(mgr, server, opts); err != nil {
 		return nil, err
+	}
+	if opts.MirrorEnabled {
+		mirrorOpts := opts.Mirror
+		mirrorOpts.Namespace = opts.Namespace
+		if err := mirror.Add(mgr, mirrorOpts); err != nil {
+			return nil, fmt.Errorf("add mirror controller: %w", err)
+		}
 	}
 	return mgr, nil
 }

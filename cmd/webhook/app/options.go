@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/meshcert/meshcert/internal/certrotation"
+	"github.com/meshcert/meshcert/internal/mirror"
 	"github.com/meshcert/meshcert/internal/validate"
 	"github.com/meshcert/meshcert/internal/webhook"
 )
@@ -29,6 +30,10 @@ type Options struct {
 	// CertRotation creates and rotates the serving certificate; its
 	// Namespace and CertDir come from the fields above.
 	CertRotation certrotation.Options
+	// MirrorEnabled runs the mirror controller on the elected leader.
+	MirrorEnabled bool
+	// Mirror configures it; its Namespace comes from Namespace above.
+	Mirror mirror.Options
 }
 
 // DefaultCertDir is the directory the serving certificate is mounted in.
@@ -55,6 +60,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	o.Policy.AddFlags(fs)
 	o.Gateway.AddFlags(fs)
 	o.CertRotation.AddFlags(fs)
+	fs.BoolVar(&o.MirrorEnabled, "mirror", true,
+		"Copy Secrets labelled meshcert.io/mirror=true to the peer clusters configured in --namespace.")
+	o.Mirror = mirror.DefaultOptions()
+	o.Mirror.AddFlags(fs)
 }
 
 // Validate reports options that cannot work together.
