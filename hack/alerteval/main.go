@@ -40,18 +40,24 @@ const (
 func main() {
 	rulesPath := flag.String("rules", "", "Prometheus rules file to evaluate.")
 	scrapePath := flag.String("scrape", "", "File with one scrape in the Prometheus text format.")
+	job := flag.String("job", "", "Scrape job name to attach to every series, as Prometheus would, with up{job} = 1.")
+	instance := flag.String("instance", "", "Instance label to attach to every series along with --job.")
 	flag.Parse()
 	if *rulesPath == "" || *scrapePath == "" {
 		fmt.Fprintln(os.Stderr, "usage: alerteval --rules=FILE --scrape=FILE")
 		os.Exit(2)
 	}
-	if err := run(context.Background(), *rulesPath, *scrapePath, os.Stdout); err != nil {
+	target := labels.FromStrings("job", *job, "instance", *instance)
+	if err := run(context.Background(), *rulesPath, *scrapePath, target, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "alerteval: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, rulesPath, scrapePath string, out io.Writer) error {
+// run evaluates the rules on the scrape. Target labels with a value (job,
+// instance) are attached to every series unless the series has its own,
+// as Prometheus does with honor_labels, and a job adds up = 1.
+func run(ctx context.Context, rulesPath, scrapePath string, target labels.Labels, out io.Writer) error {
 	logger := slog.New(slog.DiscardHandler)
 	promParser := parser.NewParser(parser.Options{})
 
@@ -72,7 +78,7 @@ func run(ctx context.Context, rulesPath, scrapePath string, out io.Writer) error
 	defer db.Close()
 
 	now := time.Now()
-	if err := loadScrape(ctx, db, scrapePath, now); err != nil {
+	if err := loadScrape(ctx, db, scrapePath, target, now); err != nil {
 		return err
 	}
 
@@ -103,7 +109,7 @@ func run(ctx context.Context, rulesPath, scrapePath string, out io.Writer) error
 
 // loadScrape stores every sample of the scrape at each interval of the hour
 // before now.
-func loadScrape(ctx context.Context, db *tsdb.DB, path string, now time.Time) error {
+func loadScrape(ctx context.Context, db *tsdb.DB, path string, target labels.Labels, now time.Time) error {
 	file, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("open scrape: %w", err)
@@ -115,15 +121,22 @@ func loadScrape(ctx context.Context, db *tsdb.DB, path string, now time.Time) er
 		return fmt.Errorf("parse scrape %s: %w", path, err)
 	}
 
-	app := db.Appender(ctx)
+	var samples []sample
 	for name, family := range families {
 		for _, metric := range family.GetMetric() {
-			for _, sample := range samplesOf(name, family.GetType(), metric) {
-				for at := now.Add(-history); !at.After(now); at = at.Add(interval) {
-					if _, err := app.Append(0, sample.series, at.UnixMilli(), sample.value); err != nil {
-						return fmt.Errorf("store %s: %w", sample.series, err)
-					}
-				}
+			samples = append(samples, samplesOf(name, family.GetType(), metric)...)
+		}
+	}
+	if target.Get("job") != "" {
+		samples = append(samples, sample{series: labels.FromStrings(model.MetricNameLabel, "up"), value: 1})
+	}
+
+	app := db.Appender(ctx)
+	for _, sample := range samples {
+		sample.series = withTarget(sample.series, target)
+		for at := now.Add(-history); !at.After(now); at = at.Add(interval) {
+			if _, err := app.Append(0, sample.series, at.UnixMilli(), sample.value); err != nil {
+				return fmt.Errorf("store %s: %w", sample.series, err)
 			}
 		}
 	}
@@ -131,6 +144,16 @@ func loadScrape(ctx context.Context, db *tsdb.DB, path string, now time.Time) er
 		return fmt.Errorf("commit samples: %w", err)
 	}
 	return nil
+}
+
+func withTarget(series, target labels.Labels) labels.Labels {
+	builder := labels.NewBuilder(series)
+	target.Range(func(l labels.Label) {
+		if l.Value != "" && series.Get(l.Name) == "" {
+			builder.Set(l.Name, l.Value)
+		}
+	})
+	return builder.Labels()
 }
 
 type sample struct {

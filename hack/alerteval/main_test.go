@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
 )
 
 const testRules = `groups:
@@ -23,6 +25,8 @@ const testRules = `groups:
       summary: "{{ $labels.secret }} expires soon"
   - alert: NeverFires
     expr: meshcert_secret_expiry_timestamp_seconds < 0
+  - alert: ExporterAbsent
+    expr: absent(up{job="meshcert-exporter"})
   - alert: HistogramSlow
     expr: histogram_quantile(0.99, sum by (le) (rate(request_duration_seconds_bucket[5m]))) > 1
 `
@@ -45,7 +49,7 @@ request_duration_seconds_count 1
 	writeFile(t, scrapePath, scrape)
 
 	var out bytes.Buffer
-	if err := run(context.Background(), rulesPath, scrapePath, &out); err != nil {
+	if err := run(context.Background(), rulesPath, scrapePath, labels.FromStrings("job", "meshcert-exporter"), &out); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 
@@ -59,6 +63,9 @@ request_duration_seconds_count 1
 	if !strings.Contains(lines[0], "secret=short") {
 		t.Errorf("alert = %q, want it for secret short", lines[0])
 	}
+	if !strings.Contains(lines[0], "job=meshcert-exporter") {
+		t.Errorf("alert = %q, want the scrape job's label", lines[0])
+	}
 	if !strings.HasSuffix(lines[0], ": short expires soon") {
 		t.Errorf("alert = %q, want the templated summary", lines[0])
 	}
@@ -71,7 +78,7 @@ func TestRunRejectsInvalidRules(t *testing.T) {
 	writeFile(t, rulesPath, "groups:\n- name: x\n  rules:\n  - alert: Bad\n    expr: sum(\n")
 	writeFile(t, scrapePath, "")
 
-	err := run(context.Background(), rulesPath, scrapePath, &bytes.Buffer{})
+	err := run(context.Background(), rulesPath, scrapePath, labels.EmptyLabels(), &bytes.Buffer{})
 	if err == nil {
 		t.Fatal("run succeeded on an invalid expression, want an error")
 	}

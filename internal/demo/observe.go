@@ -106,7 +106,8 @@ func describeExpiry(line string) string {
 // evaluateAlerts runs the rule evaluator on the scrape and returns one line
 // per firing alert.
 func (s *system) evaluateAlerts(ctx context.Context, scrapePath string) ([]string, error) {
-	cmd := exec.CommandContext(ctx, s.opts.RuleEvaluator, "--rules="+s.opts.AlertRules, "--scrape="+scrapePath)
+	cmd := exec.CommandContext(ctx, s.opts.RuleEvaluator, "--rules="+s.opts.AlertRules, "--scrape="+scrapePath,
+		"--job=meshcert-exporter", "--instance="+strings.TrimPrefix(s.exporterURL, "http://"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
