@@ -11,6 +11,9 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // Options configure a demo run.
@@ -40,6 +43,9 @@ type step struct {
 // Run starts the system, runs every step and stops everything again, also
 // when ctx is cancelled. It returns an error when any step failed.
 func Run(ctx context.Context, opts Options) (err error) {
+	// envtest logs through controller-runtime's global logger; the demo
+	// prints its own progress instead.
+	ctrllog.SetLogger(logr.Discard())
 	dir, err := os.MkdirTemp("", "meshcert-demo-")
 	if err != nil {
 		return fmt.Errorf("create working folder: %w", err)

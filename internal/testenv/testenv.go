@@ -19,11 +19,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
@@ -46,6 +48,8 @@ type Options struct {
 	// ExtraCRDPaths are further files or folders of CRDs to install.
 	ExtraCRDPaths []string
 }
+
+var loggerOnce sync.Once
 
 // Scheme knows the core Kubernetes types and the Gateway API types.
 var Scheme = newScheme()
@@ -77,6 +81,9 @@ func Start(tb testing.TB, opts Options) *Cluster {
 func StartN(tb testing.TB, n int, opts Options) []*Cluster {
 	tb.Helper()
 	requireBinaries(tb)
+	// envtest logs through controller-runtime's global logger, which
+	// prints a stack trace to stderr when nothing was set.
+	loggerOnce.Do(func() { ctrllog.SetLogger(logr.Discard()) })
 	crdPaths, err := crds.Paths()
 	if err != nil {
 		tb.Fatalf("locate CRDs: %v", err)
