@@ -39,6 +39,9 @@ type Rule struct {
 	DefaultAction Action
 	// Summary says what the rule catches, for docs and help text.
 	Summary string
+	// Threshold is the flag that tunes the rule, with its default, or
+	// empty when the rule has none.
+	Threshold string
 }
 
 // Finding is one problem found by a rule.

@@ -1,0 +1,147 @@
+package validate
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Defaults of the rule thresholds.
+const (
+	DefaultExpiringSoon = 30 * 24 * time.Hour
+	DefaultMinRSABits   = 2048
+)
+
+// DefaultAllowedCurves are the elliptic curves every Envoy build serves.
+var DefaultAllowedCurves = []string{"P-256", "P-384"}
+
+// Policy selects the action of each rule and the thresholds of the rules
+// that have one. The zero Policy is the default policy.
+type Policy struct {
+	// Actions overrides the default action of a rule.
+	Actions map[RuleID]Action
+	// ExpiringSoon is how close to its expiry a leaf triggers
+	// expiring-soon; zero means DefaultExpiringSoon.
+	ExpiringSoon time.Duration
+	// MinRSABits is the shortest RSA modulus weak-rsa-key accepts; zero
+	// means DefaultMinRSABits.
+	MinRSABits int
+	// AllowedCurves names the curves disallowed-curve accepts ("P-256",
+	// "P-384", "P-521", "Ed25519"); nil means DefaultAllowedCurves.
+	AllowedCurves []string
+}
+
+// DefaultPolicy returns the policy with every default filled in.
+func DefaultPolicy() Policy {
+	return Policy{
+		Actions:       map[RuleID]Action{},
+		ExpiringSoon:  DefaultExpiringSoon,
+		MinRSABits:    DefaultMinRSABits,
+		AllowedCurves: slices.Clone(DefaultAllowedCurves),
+	}
+}
+
+// ActionFor returns the action the policy assigns to rule id.
+func (p Policy) ActionFor(id RuleID) Action {
+	if action, ok := p.Actions[id]; ok {
+		return action
+	}
+	if rule, ok := rulesByID[id]; ok {
+		return rule.DefaultAction
+	}
+	return Deny
+}
+
+// Validate reports overrides of unknown rules and thresholds out of range.
+func (p Policy) Validate() error {
+	for id, action := range p.Actions {
+		if _, ok := rulesByID[id]; !ok {
+			return fmt.Errorf("invalid rule action %s=%s: unknown rule %q", id, action, id)
+		}
+		if _, err := ParseAction(string(action)); err != nil {
+			return fmt.Errorf("invalid rule action for %s: %w", id, err)
+		}
+	}
+	if p.ExpiringSoon < 0 {
+		return fmt.Errorf("invalid expiring-soon threshold %s: must not be negative", p.ExpiringSoon)
+	}
+	if p.MinRSABits < 0 {
+		return fmt.Errorf("invalid minimum RSA key size %d: must not be negative", p.MinRSABits)
+	}
+	return nil
+}
+
+func (p Policy) expiringSoon() time.Duration {
+	if p.ExpiringSoon == 0 {
+		return DefaultExpiringSoon
+	}
+	return p.ExpiringSoon
+}
+
+func (p Policy) minRSABits() int {
+	if p.MinRSABits == 0 {
+		return DefaultMinRSABits
+	}
+	return p.MinRSABits
+}
+
+func (p Policy) curveAllowed(curve string) bool {
+	allowed := p.AllowedCurves
+	if allowed == nil {
+		allowed = DefaultAllowedCurves
+	}
+	return slices.Contains(allowed, curve)
+}
+
+// AddFlags registers the policy's flags on fs: --rule-action (repeatable,
+// RULE=ACTION), --expiring-soon, --min-rsa-bits and --allowed-curves.
+func (p *Policy) AddFlags(fs *pflag.FlagSet) {
+	if p.Actions == nil {
+		p.Actions = map[RuleID]Action{}
+	}
+	fs.Var(ruleActionFlag{p.Actions}, "rule-action",
+		"Override a rule's action, as RULE=ACTION with ACTION deny, warn or ignore "+
+			"(repeatable or comma-separated, e.g. expiring-soon=deny,no-san=ignore).")
+	fs.DurationVar(&p.ExpiringSoon, "expiring-soon", DefaultExpiringSoon,
+		"Flag a leaf certificate that expires within this duration (rule expiring-soon).")
+	fs.IntVar(&p.MinRSABits, "min-rsa-bits", DefaultMinRSABits,
+		"Minimum RSA key size in bits of a leaf certificate (rule weak-rsa-key).")
+	fs.StringSliceVar(&p.AllowedCurves, "allowed-curves", DefaultAllowedCurves,
+		"Elliptic curves a leaf key may use: P-256, P-384, P-521, Ed25519 (rule disallowed-curve).")
+}
+
+// ruleActionFlag is a pflag.Value that fills a rule-action map.
+type ruleActionFlag struct{ actions map[RuleID]Action }
+
+func (f ruleActionFlag) String() string {
+	pairs := make([]string, 0, len(f.actions))
+	for id, action := range f.actions {
+		pairs = append(pairs, string(id)+"="+string(action))
+	}
+	sort.Strings(pairs)
+	return strings.Join(pairs, ",")
+}
+
+func (f ruleActionFlag) Set(value string) error {
+	for pair := range strings.SplitSeq(value, ",") {
+		id, name, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok {
+			return fmt.Errorf("invalid rule action %q: use RULE=ACTION", pair)
+		}
+		if _, known := rulesByID[RuleID(id)]; !known {
+			return fmt.Errorf("invalid rule action %q: unknown rule %q (see docs/rules.md)", pair, id)
+		}
+		action, err := ParseAction(name)
+		if err != nil {
+			return fmt.Errorf("invalid rule action %q: %w", pair, err)
+		}
+		f.actions[RuleID(id)] = action
+	}
+	return nil
+}
+
+func (f ruleActionFlag) Type() string { return "RULE=ACTION" }
