@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -27,28 +28,16 @@ type typeMeta struct {
 	Items      []json.RawMessage `json:"items"`
 }
 
-// looksLikeManifest reports whether the first YAML or JSON document of
-// data is a Kubernetes object: a mapping with a kind or an apiVersion.
-// PEM text is not valid YAML or is a plain string, so it is not one.
+// manifestLine matches the top-level apiVersion or kind line of a YAML
+// manifest; PEM files and openssl's text output have no such line.
+var manifestLine = regexp.MustCompile(`(?m)^(apiVersion|kind)[ \t]*:`)
+
+// looksLikeManifest reports whether data is a Kubernetes manifest rather
+// than PEM: JSON, or YAML with a top-level apiVersion or kind line. A
+// manifest that then fails to decode is an input error, not PEM.
 func looksLikeManifest(data []byte) bool {
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for range maxDocuments {
-		document, err := reader.Read()
-		if err != nil {
-			return false
-		}
-		if len(bytes.TrimSpace(document)) == 0 {
-			continue
-		}
-		var meta map[string]any
-		if yaml.Unmarshal(document, &meta) != nil {
-			return false
-		}
-		_, hasKind := meta["kind"]
-		_, hasVersion := meta["apiVersion"]
-		return hasKind || hasVersion
-	}
-	return false
+	trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff")
+	return bytes.HasPrefix(trimmed, []byte("{")) || manifestLine.Match(data)
 }
 
 // manifestDecoder collects the Secrets of one manifest file.
