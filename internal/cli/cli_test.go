@@ -21,7 +21,7 @@ func runCLI(t *testing.T, stdin string, terminal bool, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	streams := genericiooptions.IOStreams{In: strings.NewReader(stdin), Out: &stdout, ErrOut: &stderr}
-	code := run(context.Background(), "meshcert", args, streams, func(io.Writer) bool { return terminal })
+	code := run(context.Background(), "meshcert", args, streams, process{isTerminal: func(io.Writer) bool { return terminal }})
 	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
 }
 
@@ -71,4 +71,16 @@ func TestUsageErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func notTerminal(io.Writer) bool { return false }
+
+// runCLIWith runs meshcert with a process of the test's making and no
+// standard input.
+func runCLIWith(t *testing.T, rt process, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &stdout, ErrOut: &stderr}
+	code := run(context.Background(), "meshcert", args, streams, rt)
+	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
 }

@@ -103,7 +103,21 @@ func (d *describer) statusLine(item certificateItem) string {
 	if item.NotAfter == nil {
 		return status
 	}
-	return fmt.Sprintf("%s, expires %s (%d days left)", status, formatDate(item.NotAfter), *item.DaysLeft)
+	if item.Status == statusExpired {
+		return status + " " + expiryPhrase(*item.NotAfter, d.now)
+	}
+	return status + ", expires " + expiryPhrase(*item.NotAfter, d.now)
+}
+
+// expiryPhrase returns "DATE (N days left)" or, once passed, "DATE (N
+// days ago)".
+func expiryPhrase(notAfter, now time.Time) string {
+	date := notAfter.UTC().Format(time.RFC3339)
+	days := daysLeft(notAfter, now)
+	if !now.Before(notAfter) {
+		return fmt.Sprintf("%s (%d days ago)", date, -days)
+	}
+	return fmt.Sprintf("%s (%d days left)", date, days)
 }
 
 func layoutDescription(layout string) string {
@@ -153,15 +167,21 @@ func (d *describer) usedBy(usages []usage) {
 }
 
 // keys describes every data key that holds certificates or a private
-// key, in key order. Values are parsed by internal/certs; no byte of
-// them is printed.
+// key: the served certificate and key first, then the CA, then the
+// others by name. Values are parsed by internal/certs; no byte of them
+// is printed.
 func (d *describer) keys(secret *corev1.Secret) {
+	layout := validate.DetectLayout(secret)
 	names := make([]string, 0, len(secret.Data))
 	for name := range secret.Data {
 		names = append(names, name)
 	}
-	slices.Sort(names)
-	layout := validate.DetectLayout(secret)
+	slices.SortFunc(names, func(a, b string) int {
+		if order := keyRank(a, layout) - keyRank(b, layout); order != 0 {
+			return order
+		}
+		return strings.Compare(a, b)
+	})
 	for _, name := range names {
 		d.key(name, secret.Data[name], layout)
 	}
@@ -187,6 +207,25 @@ func (d *describer) key(name string, value []byte, layout validate.Layout) {
 	served := name == validate.KeyTLSCert && layout == validate.LayoutTLS ||
 		name == validate.KeyGenericCert && layout == validate.LayoutGeneric
 	d.certificates(name, bundle, served)
+}
+
+// keyRank orders data keys: served certificate, served key, CA values,
+// then the rest.
+func keyRank(name string, layout validate.Layout) int {
+	certKey, keyKey := validate.KeyTLSCert, validate.KeyTLSKey
+	if layout == validate.LayoutGeneric {
+		certKey, keyKey = validate.KeyGenericCert, validate.KeyGenericKey
+	}
+	switch name {
+	case certKey:
+		return 0
+	case keyKey:
+		return 1
+	case validate.KeyGenericCA, validate.KeyTLSCA:
+		return 2
+	default:
+		return 3
+	}
 }
 
 func isCertificateKey(name string) bool {
@@ -254,7 +293,7 @@ func (d *describer) certificate(index int, cert *certs.Certificate, next *certs.
 	d.field(2, "Serial", serialHex(cert))
 	d.field(2, "SHA-256", cert.Fingerprint())
 	d.field(2, "Not before", x.NotBefore.UTC().Format(time.RFC3339))
-	d.field(2, "Not after", fmt.Sprintf("%s (%d days left)", x.NotAfter.UTC().Format(time.RFC3339), daysLeft(x.NotAfter, d.now)))
+	d.field(2, "Not after", expiryPhrase(x.NotAfter, d.now))
 	d.field(2, "Public key", keyDescription(certs.DescribePublicKey(x.PublicKey)))
 	d.field(2, "Signature", x.SignatureAlgorithm.String())
 	d.field(2, "CA", fmt.Sprintf("%t", x.BasicConstraintsValid && x.IsCA))
@@ -262,15 +301,19 @@ func (d *describer) certificate(index int, cert *certs.Certificate, next *certs.
 }
 
 // certificateRole names a certificate as the metrics do: leaf,
-// intermediate or root in a served chain, ca or root in a CA value.
+// intermediate or root in a served chain, ca or root in a CA value. A
+// certificate after the leaf that is no CA is named as such.
 func certificateRole(x *x509.Certificate, index int, served bool) string {
+	isCA := x.BasicConstraintsValid && x.IsCA
 	switch {
 	case served && index == 0:
 		return "leaf"
 	case selfSigned(x):
 		return "root"
-	case served:
+	case served && isCA:
 		return "intermediate"
+	case served:
+		return "not a CA"
 	default:
 		return "ca"
 	}

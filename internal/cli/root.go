@@ -17,6 +17,8 @@ import (
 	"golang.org/x/term"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/transport"
 )
 
 // Exit statuses of every command.
@@ -41,19 +43,26 @@ type settings struct {
 	nowFlag string
 	// chunkSize is the page size of list requests.
 	chunkSize int64
-	// isTerminal reports whether a writer is a terminal; tests replace it.
+	process
+}
+
+// process is what the command line takes from its process; tests
+// replace it.
+type process struct {
+	// isTerminal reports whether a writer is a terminal.
 	isTerminal func(io.Writer) bool
+	// wrapTransport, when set, wraps the HTTP transport of API requests.
+	wrapTransport transport.WrapperFunc
 }
 
 // Main runs the command line args (without the program name) and returns
 // the exit status.
 func Main(ctx context.Context, args []string, streams genericiooptions.IOStreams) int {
-	return run(ctx, programName(os.Args[0]), args, streams, fileIsTerminal)
+	return run(ctx, programName(os.Args[0]), args, streams, process{isTerminal: fileIsTerminal})
 }
 
-func run(ctx context.Context, name string, args []string, streams genericiooptions.IOStreams,
-	isTerminal func(io.Writer) bool) int {
-	s := &settings{streams: streams, isTerminal: isTerminal}
+func run(ctx context.Context, name string, args []string, streams genericiooptions.IOStreams, rt process) int {
+	s := &settings{streams: streams, process: rt}
 	root := newRootCommand(name, s)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -91,6 +100,12 @@ func newRootCommand(name string, s *settings) *cobra.Command {
 	root.SetErr(s.streams.ErrOut)
 
 	s.config = genericclioptions.NewConfigFlags(true)
+	if s.wrapTransport != nil {
+		s.config.WithWrapConfigFn(func(config *rest.Config) *rest.Config {
+			config.Wrap(s.wrapTransport)
+			return config
+		})
+	}
 	flags := root.PersistentFlags()
 	s.config.AddFlags(flags)
 	flags.BoolVar(&s.noColor, "no-color", false,

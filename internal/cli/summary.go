@@ -2,6 +2,7 @@ package cli
 
 import (
 	"math"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -193,10 +194,14 @@ func issuerName(cert *certs.Certificate) string {
 	return cert.X509.Issuer.String()
 }
 
-// serialHex returns the serial number in lowercase hex, as openssl prints
-// it without colons.
+// serialHex returns the serial number as 'openssl x509 -serial' prints
+// it: uppercase hex with an even number of digits.
 func serialHex(cert *certs.Certificate) string {
-	return cert.X509.SerialNumber.Text(16)
+	digits := strings.ToUpper(cert.X509.SerialNumber.Text(16))
+	if len(digits)%2 == 1 {
+		digits = "0" + digits
+	}
+	return digits
 }
 
 // keyName returns "RSA", "ECDSA P-256" or "Ed25519".
