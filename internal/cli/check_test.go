@@ -26,6 +26,7 @@ func TestCheckGolden(t *testing.T) {
 		{"check-key-only", []string{"check", now, fixturePath("web.key")}, "", ExitDenied},
 		{"check-ca-only", []string{"check", now, fixturePath("root.crt"), fixturePath("intermediate.crt")}, "", ExitOK},
 		{"check-manifest", []string{"check", now, "-"}, manifestFixture(t), ExitDenied},
+		{"check-combined", []string{"check", now, "-"}, string(fixtureChain(t, "web.crt", "web.key", "intermediate.crt")), ExitOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,6 +117,7 @@ func TestCheckInputErrors(t *testing.T) {
 	badYAML := write("broken.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: [unclosed\n")
 	noKind := write("nokind.yaml", "apiVersion: v1\nmetadata: {name: x}\n")
 	der := write("server.der", "\x30\x03\x02\x01\x01")
+	huge := write("huge.pem", strings.Repeat("A", maxInputBytes+1))
 
 	tests := []struct {
 		name string
@@ -129,6 +131,7 @@ func TestCheckInputErrors(t *testing.T) {
 		{"invalid yaml", []string{badYAML}, "broken.yaml: document 1 is invalid YAML"},
 		{"no kind", []string{noKind}, "nokind.yaml, document 1: the document has no kind"},
 		{"two keys", []string{fixturePath("web.key"), fixturePath("other.key")}, "both hold a private key"},
+		{"too large", []string{huge}, "huge.pem: the file is larger than 16 MiB"},
 		{"stdin twice", []string{"-", "-"}, "standard input (-) is named twice"},
 		{"extra unknown", []string{fixturePath("web.crt"), fixturePath("web.key"), der}, "server.der: not a certificate, key or CA file"},
 	}

@@ -19,6 +19,9 @@ var (
 // that days left never change.
 const goldenNow = "2026-12-04T00:00:00Z"
 
+// fixedNow is goldenNow as a time.
+var fixedNow, _ = time.Parse(time.RFC3339, goldenNow)
+
 var fixtureDates = struct{ start, end, expiring, expired time.Time }{
 	start:    time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC),
 	end:      time.Date(2099, 12, 31, 0, 0, 0, 0, time.UTC),
@@ -67,7 +70,7 @@ func TestWriteFixtures(t *testing.T) {
 }
 
 // fixture returns the content of a file of testdata/fixtures.
-func fixture(t *testing.T, name string) []byte {
+func fixture(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(fixturePath(name))
 	if err != nil {
@@ -81,7 +84,7 @@ func fixturePath(name string) string {
 }
 
 // fixtureChain returns the concatenation of fixtures, as a chain value.
-func fixtureChain(t *testing.T, names ...string) []byte {
+func fixtureChain(t testing.TB, names ...string) []byte {
 	t.Helper()
 	var out []byte
 	for _, name := range names {
