@@ -81,6 +81,7 @@ func runAudit(cmd *cobra.Command, s *settings, opts *auditOptions) error {
 	if err != nil {
 		return err
 	}
+
 	namespace, explicit, err := s.namespace()
 	if err != nil {
 		return err
@@ -100,6 +101,7 @@ func runAudit(cmd *cobra.Command, s *settings, opts *auditOptions) error {
 	if err != nil {
 		return err
 	}
+
 	var all validate.Findings
 	for _, object := range report.Objects {
 		all = append(all, object.findings...)

@@ -152,7 +152,7 @@ func seedCluster(t *testing.T, c client.Client) {
 		tlsSecret("edge", "shared", map[string][]byte{
 			"tls.crt": fixtureChain(t, "web.crt", "intermediate.crt"), "tls.key": fixture(t, "web.key")}),
 		istioGateway("istio-system", "web", map[string]any{
-			"port": map[string]any{"number": int64(443), "name": "https", "protocol": "HTTPS"},
+			"port":  map[string]any{"number": int64(443), "name": "https", "protocol": "HTTPS"},
 			"hosts": []any{"web.example.com"},
 			"tls":   map[string]any{"mode": "MUTUAL", "credentialName": "web"},
 		}, map[string]any{

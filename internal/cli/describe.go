@@ -44,6 +44,7 @@ func runDescribe(cmd *cobra.Command, s *settings, opts *describeOptions, name st
 	if err != nil {
 		return err
 	}
+
 	namespace, _, err := s.namespace()
 	if err != nil {
 		return err
@@ -57,15 +58,11 @@ func runDescribe(cmd *cobra.Command, s *settings, opts *describeOptions, name st
 	if err != nil {
 		return err
 	}
-	// Gateway API listeners may name a Secret of another namespace, so
-	// every namespace is searched when the user may list them all.
-	usages, err := client.gatewayUsage(ctx, "", io.Discard)
-	if err != nil || len(usages) == 0 {
-		usages, err = client.gatewayUsage(ctx, namespace, s.streams.ErrOut)
-		if err != nil {
-			return err
-		}
+	usages, err := client.secretUsage(ctx, namespace, s.streams.ErrOut)
+	if err != nil {
+		return err
 	}
+
 	item := summarize(secret, opts.policy, now, usages)
 	d := &describer{w: s.streams.Out, color: s.color(), now: now}
 	d.secret(secret, item)

@@ -27,7 +27,7 @@ type checkTarget struct {
 	// label names the input, such as "Secret default/web (web.yaml, document 1)".
 	label  string
 	secret *corev1.Secret
-	// skip, when set, says why the target is not checked.
+	// skip, when set, is the reason the target is not checked.
 	skip string
 	// origins maps the data keys built from files back to those files;
 	// nil for manifests.

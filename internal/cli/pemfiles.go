@@ -11,7 +11,7 @@ import (
 	"github.com/meshcert/meshcert/internal/validate"
 )
 
-// fileRole is what a PEM file holds, told apart by its content.
+// fileRole is the part a PEM file plays in the Secret, found from its content.
 type fileRole string
 
 const (
@@ -99,7 +99,7 @@ func (a *assembly) addKey(key part) error {
 	return nil
 }
 
-// classify tells a file's role from its PEM blocks: private key blocks
+// classify returns a file's role from its PEM blocks: private key blocks
 // make a key, certificates that are all CAs make a CA bundle, other
 // certificates a certificate chain. A file with no PEM block at all (DER,
 // base64) is unrecognised; the rules then name its problem.

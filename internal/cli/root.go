@@ -46,8 +46,7 @@ type settings struct {
 	process
 }
 
-// process is what the command line takes from its process; tests
-// replace it.
+// process is the part of the environment that tests replace.
 type process struct {
 	// isTerminal reports whether a writer is a terminal.
 	isTerminal func(io.Writer) bool
@@ -143,7 +142,7 @@ func (s *settings) now() (time.Time, error) {
 func (s *settings) terminal() bool { return s.isTerminal(s.streams.Out) }
 
 // color reports whether output may be coloured: only on a terminal, and
-// neither --no-color nor a non-empty NO_COLOR asks otherwise.
+// only when neither --no-color nor a non-empty NO_COLOR is set.
 func (s *settings) color() bool {
 	return s.terminal() && !s.noColor && os.Getenv("NO_COLOR") == ""
 }

@@ -48,7 +48,8 @@ type certificateItem struct {
 	findings validate.Findings
 }
 
-// mirrorInfo says whether the Secret is copied to or from peer clusters.
+// mirrorInfo is the Secret's part in mirroring: a source copied to peer
+// clusters, or a copy of a Secret of a peer.
 type mirrorInfo struct {
 	// Role is "source" (labelled meshcert.io/mirror=true) or "copy"
 	// (written by the mirror controller).

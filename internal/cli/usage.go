@@ -119,6 +119,18 @@ func (c *clusterClient) gatewayUsage(ctx context.Context, namespace string, warn
 	return index, nil
 }
 
+// secretUsage indexes the Gateways that may use a Secret of namespace.
+// Gateway API listeners may name a Secret of another namespace, so every
+// namespace is searched when the user may list them all, and only
+// namespace otherwise.
+func (c *clusterClient) secretUsage(ctx context.Context, namespace string, warn io.Writer) (usageIndex, error) {
+	usages, err := c.gatewayUsage(ctx, "", io.Discard)
+	if err == nil && len(usages) > 0 {
+		return usages, nil
+	}
+	return c.gatewayUsage(ctx, namespace, warn)
+}
+
 func (c *clusterClient) gatewayObjects(ctx context.Context, resource schema.GroupVersionResource,
 	namespace string, warn io.Writer) ([]unstructured.Unstructured, error) {
 	objects, err := c.listObjects(ctx, resource, namespace)
