@@ -8,16 +8,20 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
 
+	"github.com/meshcert/meshcert/cmd/webhook/app"
 	"github.com/meshcert/meshcert/internal/logging"
 	"github.com/meshcert/meshcert/internal/version"
 )
 
 func main() {
-	var logOpts logging.Options
+	var (
+		logOpts logging.Options
+		opts    app.Options
+	)
 	logOpts.AddFlags(pflag.CommandLine)
+	opts.AddFlags(pflag.CommandLine)
 	pflag.Parse()
 
 	logger, err := logging.New(logOpts)
@@ -28,16 +32,10 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, logger); err != nil {
+	v, commit := version.Get()
+	logger.Info("Starting webhook", "version", v, "commit", commit)
+	if err := app.Run(ctx, opts, logger); err != nil {
 		logger.Error(err, "Exited with error")
 		os.Exit(1)
 	}
-}
-
-func run(ctx context.Context, logger logr.Logger) error {
-	v, commit := version.Get()
-	logger.Info("Starting webhook", "version", v, "commit", commit)
-	<-ctx.Done()
-	logger.Info("Stopped webhook")
-	return nil
 }

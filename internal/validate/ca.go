@@ -9,6 +9,8 @@ import (
 
 // checkCA checks every CA value of the Secret. Istio reads cacert before
 // ca.crt, and an empty value as no value.
+//
+// NOTE: the certificate revocation lists (ca.crl, crl) are not checked.
 func (c *secretCheck) checkCA() {
 	var leafNotAfter time.Time
 	if c.facts.Leaf != nil {
@@ -37,7 +39,7 @@ func (c *secretCheck) checkCA() {
 }
 
 // parseCA parses a CA value. A value with no certificate at all is one
-// invalid-ca finding that names the mistake; a bad block among good ones
+// invalid-ca finding that names the mistake. A bad block among good ones
 // is reported under the parser's reason.
 func (c *secretCheck) parseCA(key string, value []byte) *certs.Bundle {
 	ca := cached(c.cache, kindCA, value, parseCAValue)

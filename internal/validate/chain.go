@@ -12,8 +12,8 @@ import (
 // number of signature checks. Real chains have at most four or five.
 const maxChainAnalysis = 16
 
-// chainValue is what a certificate chain value yields, independent of
-// time, policy and the private key, and so cacheable.
+// chainValue is the parse and issuer analysis of a certificate chain
+// value. It depends on no time, policy or private key, so it is cached.
 type chainValue struct {
 	bundle *certs.Bundle
 	// err concerns the value as a whole (empty, not PEM, DER, ...).

@@ -92,7 +92,7 @@ func (c *secretCheck) checkLeaf(leaf *certs.Certificate) {
 	if !allowsServerAuth(cert) {
 		c.add(RuleMissingServerAuth, key, block, "leaf's extended key usage lacks serverAuth; clients may reject it")
 	}
-	for _, issued := range c.facts.Chain {
+	for _, issued := range distinct(c.facts.Chain) {
 		c.checkSignature(issued, key)
 	}
 }
@@ -109,7 +109,7 @@ func (c *secretCheck) checkValidity(cert *x509.Certificate, key string, block in
 		c.add(RuleExpiringSoon, key, block, "leaf expires in %s (%s); renew it",
 			formatRemaining(cert.NotAfter.Sub(c.now)), formatTime(cert.NotAfter))
 	}
-	for _, issuer := range c.facts.Chain[1:] {
+	for _, issuer := range distinct(c.facts.Chain)[1:] {
 		c.checkIssuerExpiry(issuer, key, "intermediate", cert.NotAfter)
 	}
 }
@@ -218,4 +218,18 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(runes[:n-1]) + "…"
+}
+
+// distinct drops repeated certificates, which duplicate-certificate
+// reports once, so that other rules do not report them twice.
+func distinct(chain []*certs.Certificate) []*certs.Certificate {
+	seen := make(map[[32]byte]bool, len(chain))
+	out := make([]*certs.Certificate, 0, len(chain))
+	for _, cert := range chain {
+		if !seen[cert.SHA256] {
+			seen[cert.SHA256] = true
+			out = append(out, cert)
+		}
+	}
+	return out
 }

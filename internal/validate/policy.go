@@ -24,8 +24,8 @@ var DefaultAllowedCurves = []string{"P-256", "P-384"}
 type Policy struct {
 	// Actions overrides the default action of a rule.
 	Actions map[RuleID]Action
-	// ExpiringSoon is how close to its expiry a leaf triggers
-	// expiring-soon; zero means DefaultExpiringSoon.
+	// ExpiringSoon is the time before a leaf's expiry from which
+	// expiring-soon reports it; zero means DefaultExpiringSoon.
 	ExpiringSoon time.Duration
 	// MinRSABits is the shortest RSA modulus weak-rsa-key accepts; zero
 	// means DefaultMinRSABits.

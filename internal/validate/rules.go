@@ -70,7 +70,7 @@ var Rules = []Rule{
 	{ID: RuleEmptyCA, DefaultAction: Warn, Summary: "an empty ca.crt or cacert value, which Istio ignores"},
 }
 
-var rulesByID = indexRules(Rules)
+var rulesByID = indexRules(AllRules())
 
 func indexRules(rules []Rule) map[RuleID]Rule {
 	index := make(map[RuleID]Rule, len(rules))

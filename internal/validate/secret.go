@@ -54,11 +54,15 @@ var sharedCache = newParseCache(DefaultCacheEntries)
 // Ignore. Parse results are cached by a hash of the bytes, so checking
 // the same material again costs little.
 func CheckSecret(secret *corev1.Secret, policy Policy, now time.Time) (*SecretFacts, Findings) {
+	return checkSecret(secret, policy, now, sharedCache)
+}
+
+func checkSecret(secret *corev1.Secret, policy Policy, now time.Time, cache *parseCache) (*SecretFacts, Findings) {
 	check := &secretCheck{
 		policy: policy,
 		now:    now,
 		object: ObjectName(secret),
-		cache:  sharedCache,
+		cache:  cache,
 		data:   secret.Data,
 	}
 	check.run(DetectLayout(secret))
@@ -163,9 +167,9 @@ func parseKeyValue(value []byte) *keyValue {
 	return &keyValue{key: key, err: err}
 }
 
-// parseKey parses the private key value; the full parse, with the key's
-// consistency checks, runs once per distinct key and only its public half
-// is cached.
+// parseKey parses the private key value. The full parse, with the key's
+// consistency checks, runs once per distinct key, and only its public
+// half is cached.
 func (c *secretCheck) parseKey(keyKey, certKey string) *certs.PrivateKey {
 	value := c.data[keyKey]
 	if len(bytes.TrimSpace(value)) == 0 {

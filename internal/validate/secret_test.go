@@ -372,6 +372,7 @@ func TestIsCertificateSecret(t *testing.T) {
 		{"tls", &corev1.Secret{Type: corev1.SecretTypeTLS}, true},
 		{"generic opaque", &corev1.Secret{Data: map[string][]byte{"cert": nil}}, true},
 		{"lone ca", &corev1.Secret{Data: map[string][]byte{"ca.crt": nil}}, true},
+		{"opaque tls keys", &corev1.Secret{Data: map[string][]byte{"tls.crt": nil}}, true},
 		{"service account token", &corev1.Secret{Type: corev1.SecretTypeServiceAccountToken,
 			Data: map[string][]byte{"ca.crt": nil}}, false},
 		{"helm release", &corev1.Secret{Type: "helm.sh/release.v1"}, false},

@@ -1,0 +1,113 @@
+// Package app wires the webhook binary: a controller-runtime manager that
+// serves the admission webhooks over TLS, with metrics, health probes and
+// leader election for the controllers added to it.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/meshcert/meshcert/internal/webhook"
+)
+
+// leaderElectionID names the Lease the replicas elect a leader with.
+const leaderElectionID = "meshcert-webhook"
+
+// gracefulShutdownTimeout bounds how long in-flight requests and
+// controllers get to finish after SIGTERM.
+const gracefulShutdownTimeout = 20 * time.Second
+
+// NewManager returns a manager that serves the webhooks of opts against
+// the API server of config. Controllers join it with one call each, such
+// as mirror.Add(mgr, options).
+func NewManager(config *rest.Config, opts Options, logger logr.Logger) (manager.Manager, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("build scheme: %w", err)
+	}
+	shutdownTimeout := gracefulShutdownTimeout
+	mgr, err := ctrl.NewManager(config, ctrl.Options{
+		Scheme:                  scheme,
+		Logger:                  logger,
+		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsBindAddress},
+		HealthProbeBindAddress:  opts.HealthProbeBindAddress,
+		LeaderElection:          opts.LeaderElect,
+		LeaderElectionID:        leaderElectionID,
+		LeaderElectionNamespace: opts.Namespace,
+		// The next leader takes over at once instead of waiting for the
+		// lease to expire.
+		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       &shutdownTimeout,
+		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
+			Host:    opts.WebhookHost,
+			Port:    opts.WebhookPort,
+			CertDir: opts.CertDir,
+			TLSOpts: tlsOptions(opts.EnableHTTP2),
+		}),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create manager: %w", err)
+	}
+
+	users, err := webhook.RegisterGatewayWebhooks(context.Background(), mgr, opts.Policy, opts.Gateway)
+	if err != nil {
+		return nil, fmt.Errorf("register Gateway webhooks: %w", err)
+	}
+	webhook.RegisterSecretWebhooks(mgr.GetWebhookServer(), mgr.GetScheme(), webhook.SecretOptions{
+		Policy:              opts.Policy,
+		AnnotateCertManager: opts.AnnotateCertManager,
+		Users:               users,
+	})
+
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("add health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+		return nil, fmt.Errorf("add readiness check: %w", err)
+	}
+	return mgr, nil
+}
+
+func tlsOptions(enableHTTP2 bool) []func(*tls.Config) {
+	return []func(*tls.Config){func(config *tls.Config) {
+		config.MinVersion = tls.VersionTLS12
+		if !enableHTTP2 {
+			config.NextProtos = []string{"http/1.1"}
+		}
+	}}
+}
+
+// Run serves until ctx ends, then shuts down gracefully.
+func Run(ctx context.Context, opts Options, logger logr.Logger) error {
+	ctrl.SetLogger(logger)
+	config, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("load kubeconfig: %w", err)
+	}
+	mgr, err := NewManager(config, opts, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("Starting manager", "webhookPort", opts.WebhookPort, "certDir", opts.CertDir,
+		"leaderElect", opts.LeaderElect)
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("run manager: %w", err)
+	}
+	logger.Info("Stopped manager")
+	return nil
+}
