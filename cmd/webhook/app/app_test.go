@@ -186,6 +186,7 @@ func TestSecretWebhooks(t *testing.T) {
 	t.Run("metadata update of expired", func(t *testing.T) { testMetadataUpdateOfExpired(t, wc) })
 	t.Run("excluded secrets", func(t *testing.T) { testExcludedSecrets(t, wc) })
 	t.Run("probes and metrics", func(t *testing.T) { testProbesAndMetrics(t, wc) })
+	t.Run("serving certificate reload", func(t *testing.T) { testServingCertificateReload(t, wc) })
 }
 
 func testProbesAndMetrics(t *testing.T, wc *webhookCluster) {
