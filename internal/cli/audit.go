@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,9 +12,10 @@ import (
 )
 
 type auditOptions struct {
-	policy        validate.Policy
-	output        string
-	failOnWarning bool
+	policy            validate.Policy
+	output            string
+	failOnWarning     bool
+	gatewayNamespaces []string
 }
 
 // auditReport is the document 'audit -o json|yaml' prints.
@@ -25,10 +27,13 @@ type auditReport struct {
 	Objects    []auditObject `json:"objects"`
 }
 
+// auditSummary counts the objects audited. Secrets and Gateways count
+// them by kind; Checked counts all of them, Denied those with a denial,
+// Warned those with warnings only and Passed those with no finding.
 type auditSummary struct {
-	// Checked counts every object checked; Denied those with a denial,
-	// Warned those with warnings only, Passed those with no finding.
-	Checked int `json:"checked"`
+	Secrets  int `json:"secrets"`
+	Gateways int `json:"gateways"`
+	Checked  int `json:"checked"`
 	Denied  int `json:"denied"`
 	Warned  int `json:"warned"`
 	Passed  int `json:"passed"`
@@ -36,6 +41,8 @@ type auditSummary struct {
 
 // auditObject is one object with at least one finding.
 type auditObject struct {
+	// Kind is Secret, Gateway.networking.istio.io or
+	// Gateway.gateway.networking.k8s.io.
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
@@ -50,10 +57,11 @@ func newAuditCommand(s *settings) *cobra.Command {
 	opts := &auditOptions{}
 	cmd := &cobra.Command{
 		Use:   "audit",
-		Short: "Run the admission rules over the certificate Secrets already in the cluster",
-		Long: "audit checks every certificate Secret of the cluster, or of the namespace given " +
-			"with -n, with the admission webhook's rules, so that Secrets created before the " +
-			"webhook was installed are brought under the same rules.\n\n" +
+		Short: "Run the admission rules over the certificate Secrets and Gateways already in the cluster",
+		Long: "audit checks every certificate Secret and every Istio and Gateway API Gateway of " +
+			"the cluster, or of the namespace given with -n, with the admission webhook's rules, " +
+			"so that objects created before the webhook was installed are brought under the same " +
+			"rules.\n\n" +
 			"Exit status: 0 when nothing is denied, 1 for warnings with --fail-on-warning, " +
 			"2 when a rule denies an object, 3 when the cluster cannot be read.",
 		Example: "  meshcert audit\n  meshcert audit -n istio-system -o json",
@@ -67,6 +75,9 @@ func newAuditCommand(s *settings) *cobra.Command {
 	flags.StringVarP(&opts.output, "output", "o", "", "Output format: json or yaml (default: text).")
 	flags.BoolVar(&opts.failOnWarning, "fail-on-warning", false,
 		"Exit with status 1 when a rule warns and none denies.")
+	flags.StringSliceVar(&opts.gatewayNamespaces, "gateway-namespaces", defaultGatewayNamespaces,
+		"Namespaces where an Istio Gateway's credentials are checked when its selector matches no pod "+
+			"(the webhook's flag of the same name).")
 	return cmd
 }
 
@@ -86,13 +97,19 @@ func runAudit(cmd *cobra.Command, s *settings, opts *auditOptions) error {
 	if err != nil {
 		return err
 	}
-	// TODO: audit Istio and Gateway API Gateways once internal/validate
-	// has their rules; only certificate Secrets are audited today.
+	scope := ""
+	if explicit {
+		scope = namespace
+	}
 	items, err := collectItems(cmd, s, opts.policy, now, !explicit)
 	if err != nil {
 		return err
 	}
-	report := buildReport(items, now)
+	gateways, err := auditGatewaysIn(cmd, s, opts, now, scope)
+	if err != nil {
+		return err
+	}
+	report := buildReport(items, gateways, now)
 	if opts.output != "" {
 		err = writeStructured(s.streams.Out, opts.output, report)
 	} else {
@@ -119,32 +136,64 @@ func auditScope(namespace string, explicit bool) string {
 	return "all namespaces"
 }
 
-func buildReport(items []certificateItem, now time.Time) auditReport {
+func auditGatewaysIn(cmd *cobra.Command, s *settings, opts *auditOptions, now time.Time,
+	namespace string) ([]gatewayObjectFindings, error) {
+	client, err := s.clusterClient()
+	if err != nil {
+		return nil, err
+	}
+	auditor := &gatewayAuditor{
+		client: client, ctx: cmd.Context(), policy: opts.policy, now: now,
+		fallbackNamespaces: opts.gatewayNamespaces, warn: s.streams.ErrOut,
+		workloads: map[string]*podWorkload{},
+	}
+	return auditor.auditGateways(namespace)
+}
+
+// buildReport sums up the checked Secrets and Gateways and lists those
+// with findings: Secrets first, then Gateways, each by namespace and name.
+func buildReport(items []certificateItem, gateways []gatewayObjectFindings, now time.Time) auditReport {
 	sortItems(items, "name")
 	report := auditReport{APIVersion: outputAPIVersion, Kind: "AuditReport", Time: now.UTC(), Objects: []auditObject{}}
 	var counts tally
 	for _, item := range items {
 		counts.add(item.findings)
-		if len(item.findings) == 0 {
-			continue
-		}
-		result := string(validate.Warn)
-		if len(item.findings.Denials()) > 0 {
-			result = string(validate.Deny)
-		}
-		report.Objects = append(report.Objects, auditObject{
-			Kind: "Secret", Namespace: item.Namespace, Name: item.Name,
-			Result: result, Findings: item.Findings, findings: item.findings,
-		})
+		report.addObject("Secret", item.Namespace, item.Name, item.findings)
 	}
-	report.Summary = auditSummary{Checked: counts.checked, Denied: counts.denied, Warned: counts.warned, Passed: counts.passed}
+	sort.SliceStable(gateways, func(i, j int) bool {
+		a, b := gateways[i], gateways[j]
+		return a.kind+"\x00"+a.namespace+"\x00"+a.name < b.kind+"\x00"+b.namespace+"\x00"+b.name
+	})
+	for _, gateway := range gateways {
+		counts.add(gateway.findings)
+		report.addObject(gateway.kind, gateway.namespace, gateway.name, gateway.findings)
+	}
+	report.Summary = auditSummary{
+		Secrets: len(items), Gateways: len(gateways),
+		Checked: counts.checked, Denied: counts.denied, Warned: counts.warned, Passed: counts.passed,
+	}
 	return report
+}
+
+func (r *auditReport) addObject(kind, namespace, name string, findings validate.Findings) {
+	if len(findings) == 0 {
+		return
+	}
+	result := string(validate.Warn)
+	if len(findings.Denials()) > 0 {
+		result = string(validate.Deny)
+	}
+	r.Objects = append(r.Objects, auditObject{
+		Kind: kind, Namespace: namespace, Name: name,
+		Result: result, Findings: toFindingOutputs(findings), findings: findings,
+	})
 }
 
 func writeAuditText(w io.Writer, color bool, report auditReport, scope string) error {
 	sum := report.Summary
-	fmt.Fprintf(w, "Audited %d certificate Secrets in %s at %s: %d denied, %d with warnings only, %d passed.\n",
-		sum.Checked, scope, report.Time.Format(time.RFC3339), sum.Denied, sum.Warned, sum.Passed)
+	fmt.Fprintf(w, "Audited %s and %s in %s at %s: %d denied, %d with warnings only, %d passed.\n",
+		plural(sum.Secrets, "certificate Secret", "certificate Secrets"), plural(sum.Gateways, "Gateway", "Gateways"),
+		scope, report.Time.Format(time.RFC3339), sum.Denied, sum.Warned, sum.Passed)
 	for _, object := range report.Objects {
 		fmt.Fprintf(w, "\n%s %s/%s\n", object.Kind, object.Namespace, object.Name)
 		for _, f := range object.findings {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"github.com/meshcert/meshcert/internal/testenv"
 	"github.com/meshcert/meshcert/internal/wellknown"
@@ -83,7 +84,7 @@ func TestClusterCommands(t *testing.T) {
 		if paged.stdout != whole.stdout {
 			t.Errorf("paged output differs:\n%s\nwant\n%s", paged.stdout, whole.stdout)
 		}
-		// Seven Secrets at two per page need four requests.
+		// Eight Secrets at two per page need four requests.
 		if got := pages.Load(); got < 4 {
 			t.Errorf("%d list requests of 2 Secrets, want at least 4", got)
 		}
@@ -166,6 +167,24 @@ func seedCluster(t *testing.T, c client.Client) {
 			"tls":   map[string]any{"mode": "SIMPLE", "credentialName": "shop"},
 		}),
 		gatewayAPIGateway("apps", "gw"),
+		// Grants apps the Secret edge/shared but not edge/private.
+		&gatewayv1beta1.ReferenceGrant{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "edge", Name: "apps-gateways"},
+			Spec: gatewayv1beta1.ReferenceGrantSpec{
+				From: []gatewayv1beta1.ReferenceGrantFrom{{Group: gatewayv1.GroupName, Kind: "Gateway", Namespace: "apps"}},
+				To:   []gatewayv1beta1.ReferenceGrantTo{{Group: "", Kind: "Secret", Name: ptr.To(gatewayv1.ObjectName("shared"))}},
+			},
+		},
+		tlsSecret("edge", "private", map[string][]byte{
+			"tls.crt": fixtureChain(t, "web.crt", "intermediate.crt"), "tls.key": fixture(t, "web.key")}),
+		// The gateway workload of the Istio Gateways in istio-system: the
+		// pod never runs, but its labels and namespace are what Istio's
+		// credential lookup and the audit read.
+		&corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "ingressgateway",
+				Labels: map[string]string{"istio": "ingressgateway"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "istio-proxy", Image: "istio/proxyv2"}}},
+		},
 	} {
 		if err := c.Create(ctx, object); err != nil {
 			t.Fatalf("create %s: %v", client.ObjectKeyFromObject(object), err)
@@ -212,6 +231,12 @@ func gatewayAPIGateway(namespace, name string) *gatewayv1.Gateway {
 						{Name: "shop"},
 						{Name: "shared", Namespace: &edge},
 					},
+				},
+			}, {
+				Name: "https-private", Port: 8443, Protocol: gatewayv1.HTTPSProtocolType,
+				TLS: &gatewayv1.ListenerTLSConfig{
+					Mode:            ptr.To(gatewayv1.TLSModeTerminate),
+					CertificateRefs: []gatewayv1.SecretObjectReference{{Name: "private", Namespace: &edge}},
 				},
 			}, {
 				Name: "http", Port: 80, Protocol: gatewayv1.HTTPProtocolType,
