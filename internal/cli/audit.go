@@ -34,9 +34,9 @@ type auditSummary struct {
 	Secrets  int `json:"secrets"`
 	Gateways int `json:"gateways"`
 	Checked  int `json:"checked"`
-	Denied  int `json:"denied"`
-	Warned  int `json:"warned"`
-	Passed  int `json:"passed"`
+	Denied   int `json:"denied"`
+	Warned   int `json:"warned"`
+	Passed   int `json:"passed"`
 }
 
 // auditObject is one object with at least one finding.
