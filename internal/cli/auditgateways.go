@@ -88,7 +88,7 @@ func (a *gatewayAuditor) auditIstio(objects []unstructured.Unstructured) ([]gate
 		}
 		gateway, err := validate.DecodeIstioGateway(raw)
 		if err != nil {
-			return nil, fmt.Errorf("Istio Gateway %s/%s: %w", objects[i].GetNamespace(), objects[i].GetName(), err)
+			return nil, fmt.Errorf("Istio Gateway %s/%s is invalid: %w", objects[i].GetNamespace(), objects[i].GetName(), err)
 		}
 		gateways = append(gateways, gateway)
 	}
@@ -128,9 +128,9 @@ func (a *gatewayAuditor) checkIstio(gateway *validate.IstioGateway, all []*valid
 	return result.Findings, nil
 }
 
-// workload lists the pods, in every namespace, that selector matches. An
-// empty selector matches no pod, as in the webhook. Pods the user may not
-// list count as none, with a warning.
+// workload returns the pods, in every namespace, that selector matches.
+// An empty selector matches no pod, as in the webhook. Pods the user may
+// not list count as none, with a warning.
 func (a *gatewayAuditor) workload(selector map[string]string) (*podWorkload, error) {
 	key := labels.SelectorFromSet(selector).String()
 	if w, ok := a.workloads[key]; ok {
@@ -141,9 +141,25 @@ func (a *gatewayAuditor) workload(selector map[string]string) (*podWorkload, err
 	if len(selector) == 0 {
 		return w, nil
 	}
+
+	err := a.listPods(key, w)
+	if apierrors.IsForbidden(err) {
+		fmt.Fprintf(a.warn, "Warning: cannot list Pods labelled %s (forbidden), so credentials are checked in %v\n",
+			key, a.fallbackNamespaces)
+		return w, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list Pods labelled %s: %w", key, err)
+	}
+	return w, nil
+}
+
+// listPods fills w with the namespaces and labels of the running pods
+// that match the label selector.
+func (a *gatewayAuditor) listPods(selector string, w *podWorkload) error {
 	namespaces := map[string]bool{}
 	err := a.client.listPages(a.ctx, func(options metav1.ListOptions) (string, error) {
-		options.LabelSelector = key
+		options.LabelSelector = selector
 		pods, err := a.client.core.CoreV1().Pods("").List(a.ctx, options)
 		if err != nil {
 			return "", err
@@ -156,19 +172,11 @@ func (a *gatewayAuditor) workload(selector map[string]string) (*podWorkload, err
 		}
 		return pods.Continue, nil
 	})
-	if apierrors.IsForbidden(err) {
-		fmt.Fprintf(a.warn, "Warning: cannot list Pods labelled %s (forbidden), so credentials are checked in %v\n",
-			key, a.fallbackNamespaces)
-		return w, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list Pods labelled %s: %w", key, err)
-	}
 	for namespace := range namespaces {
 		w.namespaces = append(w.namespaces, namespace)
 	}
 	sort.Strings(w.namespaces)
-	return w, nil
+	return err
 }
 
 // shares reports whether selector picks a pod of w or, when w has no pod,
