@@ -154,8 +154,8 @@ func (a *gatewayAuditor) workload(selector map[string]string) (*podWorkload, err
 	return w, nil
 }
 
-// listPods fills w with the namespaces and labels of the running pods
-// that match the label selector.
+// listPods fills w with the namespaces and labels of the pods that match
+// the label selector and are not being deleted.
 func (a *gatewayAuditor) listPods(selector string, w *podWorkload) error {
 	namespaces := map[string]bool{}
 	err := a.client.listPages(a.ctx, func(options metav1.ListOptions) (string, error) {

@@ -116,6 +116,7 @@ func TestCheckInputErrors(t *testing.T) {
 	noSecret := write("deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n")
 	badYAML := write("broken.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: [unclosed\n")
 	noKind := write("nokind.yaml", "apiVersion: v1\nmetadata: {name: x}\n")
+	badVersion := write("v2.yaml", "apiVersion: v2\nkind: Secret\nmetadata: {name: x}\n")
 	der := write("server.der", "\x30\x03\x02\x01\x01")
 	huge := write("huge.pem", strings.Repeat("A", maxInputBytes+1))
 
@@ -130,6 +131,7 @@ func TestCheckInputErrors(t *testing.T) {
 		{"no secret", []string{noSecret}, "deploy.yaml: no Secret found among 1 YAML documents (kinds: Deployment apps/v1)"},
 		{"invalid yaml", []string{badYAML}, "broken.yaml: document 1 is invalid YAML"},
 		{"no kind", []string{noKind}, "nokind.yaml, document 1: the document has no kind"},
+		{"bad apiVersion", []string{badVersion}, `v2.yaml, document 1: a Secret with apiVersion "v2"`},
 		{"two keys", []string{fixturePath("web.key"), fixturePath("other.key")}, "both hold a private key"},
 		{"too large", []string{huge}, "huge.pem: the file is larger than 16 MiB"},
 		{"stdin twice", []string{"-", "-"}, "standard input (-) is named twice"},

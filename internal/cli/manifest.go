@@ -124,6 +124,8 @@ func (d *manifestDecoder) decodeObject(object []byte, where string) error {
 			}
 		}
 		return nil
+	case meta.Kind == "Secret":
+		return fmt.Errorf("%s: a Secret with apiVersion %q; Secrets are apiVersion: v1", where, meta.APIVersion)
 	case meta.Kind == "":
 		return fmt.Errorf("%s: the document has no kind; a Secret manifest needs apiVersion: v1 and kind: Secret", where)
 	default:
