@@ -47,6 +47,8 @@ func TestClusterCommands(t *testing.T) {
 		{"describe-cacert", []string{"describe", "web-cacert", "-n", "istio-system"}, false, ExitOK},
 		{"describe-broken", []string{"describe", "broken"}, false, ExitOK},
 		{"describe-old", []string{"describe", "old"}, false, ExitOK},
+		{"describe-web-json", []string{"describe", "web", "-n", "istio-system", "-o", "json"}, false, ExitOK},
+		{"describe-broken-yaml", []string{"describe", "broken", "-o", "yaml"}, false, ExitOK},
 		{"describe-missing", []string{"describe", "absent"}, false, ExitError},
 		{"audit", []string{"audit"}, false, ExitDenied},
 		{"audit-namespace-json", []string{"audit", "-n", "istio-system", "-o", "json"}, false, ExitOK},

@@ -5,8 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"net"
-	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 
 type describeOptions struct {
 	policy validate.Policy
+	output string
 }
 
 func newDescribeCommand(s *settings) *cobra.Command {
@@ -33,10 +32,14 @@ func newDescribeCommand(s *settings) *cobra.Command {
 		},
 	}
 	opts.policy.AddFlags(cmd.Flags())
+	cmd.Flags().StringVarP(&opts.output, "output", "o", "", "Output format: json or yaml (default: text).")
 	return cmd
 }
 
 func runDescribe(cmd *cobra.Command, s *settings, opts *describeOptions, name string) error {
+	if err := validateOutput(opts.output, "json", "yaml"); err != nil {
+		return err
+	}
 	if err := opts.policy.Validate(); err != nil {
 		return err
 	}
@@ -64,8 +67,14 @@ func runDescribe(cmd *cobra.Command, s *settings, opts *describeOptions, name st
 	}
 
 	item := summarize(secret, opts.policy, now, usages)
+	keys := describeKeys(secret, now)
+	if opts.output != "" {
+		return writeStructured(s.streams.Out, opts.output, certificateDescription{
+			APIVersion: outputAPIVersion, Kind: "CertificateDescription", certificateItem: item, Keys: keys,
+		})
+	}
 	d := &describer{w: s.streams.Out, color: s.color(), now: now}
-	d.secret(secret, item)
+	d.secret(secret, item, keys)
 	return nil
 }
 
@@ -83,7 +92,7 @@ func (d *describer) field(indent int, name, value string) {
 	fmt.Fprintf(d.w, "%s%-15s %s\n", strings.Repeat("  ", indent), name+":", value)
 }
 
-func (d *describer) secret(secret *corev1.Secret, item certificateItem) {
+func (d *describer) secret(secret *corev1.Secret, item certificateItem, keys []keyDetail) {
 	d.field(0, "Name", secret.Name)
 	d.field(0, "Namespace", secret.Namespace)
 	d.field(0, "Type", item.Type)
@@ -91,7 +100,7 @@ func (d *describer) secret(secret *corev1.Secret, item certificateItem) {
 	d.field(0, "Status", d.statusLine(item))
 	d.field(0, "Mirror", mirrorDescription(item.Mirror))
 	d.usedBy(item.UsedBy)
-	d.keys(secret)
+	d.keys(keys)
 	d.findings(item.findings)
 }
 
@@ -163,47 +172,21 @@ func (d *describer) usedBy(usages []usage) {
 	}
 }
 
-// keys describes every data key that holds certificates or a private
-// key: the served certificate and key first, then the CA, then the
-// others by name. Values are parsed by internal/certs; no byte of them
-// is printed.
-func (d *describer) keys(secret *corev1.Secret) {
-	layout := validate.DetectLayout(secret)
-	names := make([]string, 0, len(secret.Data))
-	for name := range secret.Data {
-		names = append(names, name)
-	}
-	slices.SortFunc(names, func(a, b string) int {
-		if order := keyRank(a, layout) - keyRank(b, layout); order != 0 {
-			return order
+// keys writes the certificates and keys of every data key. No byte of
+// the values is printed.
+func (d *describer) keys(details []keyDetail) {
+	for _, detail := range details {
+		switch detail.Content {
+		case contentCRL:
+			fmt.Fprintf(d.w, "Key %s: certificate revocation list, not checked\n", detail.Key)
+		case contentPrivateKey:
+			fmt.Fprintf(d.w, "Key %s: private key, %s\n", detail.Key, detail.PrivateKey.info)
+		case contentInvalid:
+			fmt.Fprintf(d.w, "Key %s: cannot be used: %s\n", detail.Key, strings.Join(detail.Errors, "; "))
+		default:
+			d.certificates(detail)
 		}
-		return strings.Compare(a, b)
-	})
-	for _, name := range names {
-		d.key(name, secret.Data[name], layout)
 	}
-}
-
-func (d *describer) key(name string, value []byte, layout validate.Layout) {
-	if name == validate.KeyTLSCRL || name == validate.KeyGenericCRL {
-		fmt.Fprintf(d.w, "Key %s: certificate revocation list, not checked\n", name)
-		return
-	}
-	blocks, _ := certs.DecodePEM(value)
-	if slices.ContainsFunc(blocks, func(b certs.Block) bool { return isKeyBlock(b.Type) }) {
-		d.privateKey(name, value)
-		return
-	}
-	bundle, err := certs.ParseCertificates(value)
-	if bundle == nil || len(bundle.Certificates) == 0 {
-		if isCertificateKey(name) {
-			fmt.Fprintf(d.w, "Key %s: no certificate: %v\n", name, firstBundleError(bundle, err))
-		}
-		return
-	}
-	served := name == validate.KeyTLSCert && layout == validate.LayoutTLS ||
-		name == validate.KeyGenericCert && layout == validate.LayoutGeneric
-	d.certificates(name, bundle, served)
 }
 
 // keyRank orders data keys: served certificate, served key, CA values,
@@ -240,15 +223,6 @@ func firstBundleError(bundle *certs.Bundle, err error) error {
 	return err
 }
 
-func (d *describer) privateKey(name string, value []byte) {
-	key, err := certs.ParsePrivateKey(value)
-	if err != nil {
-		fmt.Fprintf(d.w, "Key %s: private key that cannot be used: %v\n", name, err)
-		return
-	}
-	fmt.Fprintf(d.w, "Key %s: private key, %s\n", name, keyDescription(key.PublicKeyInfo))
-}
-
 func keyDescription(info certs.PublicKeyInfo) string {
 	if info.Curve != "" {
 		return fmt.Sprintf("%s %s", info.Algorithm, info.Curve)
@@ -256,45 +230,46 @@ func keyDescription(info certs.PublicKeyInfo) string {
 	return fmt.Sprintf("%s %d bits", info.Algorithm, info.Bits)
 }
 
-func (d *describer) certificates(name string, bundle *certs.Bundle, served bool) {
+func (d *describer) certificates(detail keyDetail) {
 	noun := "certificates"
-	if len(bundle.Certificates) == 1 {
+	if len(detail.Certificates) == 1 {
 		noun = "certificate"
 	}
-	fmt.Fprintf(d.w, "Key %s: %d %s\n", name, len(bundle.Certificates), noun)
-	chain := bundle.Certificates
-	for i, cert := range chain {
-		var next *certs.Certificate
-		if i+1 < len(chain) {
-			next = chain[i+1]
-		}
-		d.certificate(i, cert, next, served)
+	fmt.Fprintf(d.w, "Key %s: %d %s\n", detail.Key, len(detail.Certificates), noun)
+	for i, entry := range detail.Certificates {
+		d.certificate(i, entry)
 	}
-	for _, blockErr := range bundle.Errors {
-		fmt.Fprintf(d.w, "  %v\n", blockErr)
+	for _, blockErr := range detail.Errors {
+		fmt.Fprintf(d.w, "  %s\n", blockErr)
 	}
-	if served {
-		d.field(1, "Chain order", chainOrder(chain))
+	if detail.Served {
+		d.field(1, "Chain order", chainOrder(detail.Certificates))
 	}
 }
 
-func (d *describer) certificate(index int, cert *certs.Certificate, next *certs.Certificate, served bool) {
-	x := cert.X509
-	fmt.Fprintf(d.w, "  Certificate %d (%s, PEM block %d):\n", index+1, certificateRole(x, index, served), cert.Block+1)
-	d.field(2, "Subject", x.Subject.String())
-	d.field(2, "DNS names", strings.Join(x.DNSNames, ", "))
-	if len(x.IPAddresses) > 0 {
-		d.field(2, "IP addresses", joinIPs(x.IPAddresses))
+var signerDescriptions = map[string]string{
+	signedByItself:  "itself",
+	signedByNext:    "the next certificate",
+	signedByOutside: "a certificate not in this value",
+	signedByNotNext: "not the next certificate (out of order)",
+}
+
+func (d *describer) certificate(index int, c certificateEntry) {
+	fmt.Fprintf(d.w, "  Certificate %d (%s, PEM block %d):\n", index+1, c.Role, c.Block)
+	d.field(2, "Subject", c.Subject)
+	d.field(2, "DNS names", strings.Join(c.DNSNames, ", "))
+	if len(c.IPAddresses) > 0 {
+		d.field(2, "IP addresses", strings.Join(c.IPAddresses, ", "))
 	}
-	d.field(2, "Issuer", x.Issuer.String())
-	d.field(2, "Serial", serialHex(cert))
-	d.field(2, "SHA-256", cert.Fingerprint())
-	d.field(2, "Not before", x.NotBefore.UTC().Format(time.RFC3339))
-	d.field(2, "Not after", expiryPhrase(x.NotAfter, d.now))
-	d.field(2, "Public key", keyDescription(certs.DescribePublicKey(x.PublicKey)))
-	d.field(2, "Signature", x.SignatureAlgorithm.String())
-	d.field(2, "CA", fmt.Sprintf("%t", x.BasicConstraintsValid && x.IsCA))
-	d.field(2, "Signed by", signerDescription(x, next))
+	d.field(2, "Issuer", c.Issuer)
+	d.field(2, "Serial", c.Serial)
+	d.field(2, "SHA-256", c.FingerprintSHA256)
+	d.field(2, "Not before", c.NotBefore.Format(time.RFC3339))
+	d.field(2, "Not after", expiryPhrase(c.NotAfter, d.now))
+	d.field(2, "Public key", c.PublicKey)
+	d.field(2, "Signature", c.SignatureAlgorithm)
+	d.field(2, "CA", fmt.Sprintf("%t", c.IsCA))
+	d.field(2, "Signed by", signerDescriptions[c.SignedBy])
 }
 
 // certificateRole names a certificate as the metrics do: leaf,
@@ -324,35 +299,12 @@ func signedBy(x, issuer *x509.Certificate) bool {
 	return bytes.Equal(x.RawIssuer, issuer.RawSubject) && x.CheckSignatureFrom(issuer) == nil
 }
 
-func signerDescription(x *x509.Certificate, next *certs.Certificate) string {
-	switch {
-	case selfSigned(x):
-		return "itself"
-	case next == nil:
-		return "a certificate not in this value"
-	case signedBy(x, next.X509):
-		return "the next certificate"
-	default:
-		return "not the next certificate (out of order)"
-	}
-}
-
 // chainOrder checks that each certificate is signed by the next one.
-func chainOrder(chain []*certs.Certificate) string {
-	for i := 0; i+1 < len(chain); i++ {
-		if !signedBy(chain[i].X509, chain[i+1].X509) {
-			return fmt.Sprintf("wrong: certificate %d is not signed by certificate %d (see rule chain-order)", i+1, i+2)
-		}
+func chainOrder(entries []certificateEntry) string {
+	if i := firstOutOfOrder(entries); i >= 0 {
+		return fmt.Sprintf("wrong: certificate %d is not signed by certificate %d (see rule chain-order)", i+1, i+2)
 	}
 	return "ok, each certificate is signed by the next"
-}
-
-func joinIPs(ips []net.IP) string {
-	out := make([]string, 0, len(ips))
-	for _, ip := range ips {
-		out = append(out, ip.String())
-	}
-	return strings.Join(out, ", ")
 }
 
 func (d *describer) findings(findings validate.Findings) {
