@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
@@ -15,6 +16,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
@@ -70,6 +72,15 @@ func TestClusterCommands(t *testing.T) {
 		})
 	}
 
+	t.Run("forbidden gateways", func(t *testing.T) {
+		restricted := restrictedKubeconfig(t, cluster, "apps")
+		got := runCLI(t, "", false, "list", "--kubeconfig", restricted, "--now="+goldenNow)
+		if got.code != ExitOK {
+			t.Errorf("exit status %d, want %d; stderr %q", got.code, ExitOK, got.stderr)
+		}
+		checkGolden(t, "list-forbidden-gateways.txt", got.stdout+stderrSection(got.stderr))
+	})
+
 	t.Run("paging", func(t *testing.T) {
 		var pages atomic.Int32
 		counter := func(next http.RoundTripper) http.RoundTripper {
@@ -91,6 +102,28 @@ func TestClusterCommands(t *testing.T) {
 			t.Errorf("%d list requests of 2 Secrets, want at least 4", got)
 		}
 	})
+}
+
+// restrictedKubeconfig returns a kubeconfig of a user who may list the
+// Secrets of namespace and nothing else.
+func restrictedKubeconfig(t *testing.T, cluster *testenv.Cluster, namespace string) string {
+	t.Helper()
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "secret-reader"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"list", "get"}}},
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "secret-reader"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "secret-reader"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "secret-reader"}},
+	}
+	create(t, cluster.Client, role)
+	create(t, cluster.Client, binding)
+	user, err := cluster.Env.AddUser(envtest.User{Name: "secret-reader"}, nil)
+	if err != nil {
+		t.Fatalf("add user: %v", err)
+	}
+	return writeKubeconfig(t, user.Config(), namespace)
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
