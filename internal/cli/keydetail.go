@@ -37,8 +37,8 @@ type certificateDescription struct {
 	Keys []keyDetail `json:"keys"`
 }
 
-// keyDetail is what one data key holds. Nothing of a private key but its
-// algorithm and size is kept.
+// keyDetail is the content of one data key. Of a private key only the
+// algorithm and size are kept.
 type keyDetail struct {
 	Key string `json:"key"`
 	// Content is certificates, private-key, crl or invalid.
