@@ -84,3 +84,17 @@ func runCLIWith(t *testing.T, rt process, args ...string) result {
 	code := run(context.Background(), "meshcert", args, streams, rt)
 	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
 }
+
+func TestPluginHelp(t *testing.T) {
+	var stdout bytes.Buffer
+	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &stdout, ErrOut: &stdout}
+	code := run(context.Background(), "kubectl meshcert", []string{"list", "--help"}, streams, process{isTerminal: notTerminal})
+	if code != ExitOK {
+		t.Fatalf("exit status %d", code)
+	}
+	for _, want := range []string{"kubectl meshcert list [flags]", "  kubectl meshcert list -A --sort-by=expiry"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}

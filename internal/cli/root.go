@@ -86,7 +86,7 @@ func programName(arg0 string) string {
 
 func newRootCommand(name string, s *settings) *cobra.Command {
 	root := &cobra.Command{
-		Use:   name,
+		Use:   "meshcert",
 		Short: "List, describe, check and audit the TLS certificates of service-mesh gateways",
 		Long: "meshcert shows the certificate Secrets that Istio and Gateway API gateways serve, " +
 			"checks PEM files and Secret manifests with the admission webhook's rules before they " +
@@ -122,7 +122,17 @@ func newRootCommand(name string, s *settings) *cobra.Command {
 		newDemoCommand(s),
 		newVersionCommand(s),
 	)
+	setDisplayName(root, name)
 	return root
+}
+
+// setDisplayName makes help text and examples name the program as it
+// was run, such as "kubectl meshcert" for the kubectl plugin.
+func setDisplayName(root *cobra.Command, name string) {
+	root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: name}
+	for _, cmd := range root.Commands() {
+		cmd.Example = strings.ReplaceAll(cmd.Example, "  meshcert ", "  "+name+" ")
+	}
 }
 
 // now returns the time at which certificates are evaluated.
