@@ -45,8 +45,11 @@ func (c *istioCheck) checkServer(index int, server *IstioServer) error {
 
 // checkCredential checks one credential of a server in every namespace
 // the gateway pods read it from. verifiesClients is set for the
-// credential a mutual-TLS server takes its client CA from: Istio names
-// the CA resource after the first credential.
+// credential a mutual-TLS server takes its client CA from.
+//
+// NOTE: with two credentialNames the CA is looked up after the first
+// one; which credential Istio derives the CA from was not checked
+// against Istio's source.
 func (c *istioCheck) checkCredential(label string, server *IstioServer, raw string, verifiesClients bool) error {
 	ref, err := ParseCredentialName(raw)
 	if err != nil {

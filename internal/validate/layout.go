@@ -84,11 +84,13 @@ var excludedTypes = map[corev1.SecretType]bool{
 }
 
 // IsCertificateSecret reports whether the Secret is one meshcert checks:
-// of type kubernetes.io/tls, or holding tls.crt, tls.key, Istio's generic
-// keys or a CA in a Secret of any type, or labelled
-// meshcert.io/validation=enabled. It is never one of the excluded types
-// or one labelled meshcert.io/validation=disabled. The webhook
-// configurations' matchConditions express the same test in CEL.
+// of type kubernetes.io/tls, or holding Istio's generic keys or a CA in a
+// Secret of any type, or labelled meshcert.io/validation=enabled. It is
+// never one of the excluded types or one labelled
+// meshcert.io/validation=disabled. An Opaque Secret with tls.key alone is
+// not checked, because cert-manager stages the next private key that way.
+// The webhook configurations' matchConditions express the same test in
+// CEL.
 func IsCertificateSecret(secret *corev1.Secret) bool {
 	if excludedTypes[secret.Type] {
 		return false
@@ -102,7 +104,7 @@ func IsCertificateSecret(secret *corev1.Secret) bool {
 	if secret.Type == corev1.SecretTypeTLS {
 		return true
 	}
-	for _, key := range []string{KeyTLSCert, KeyTLSKey, KeyGenericCert, KeyGenericKey, KeyGenericCA, KeyTLSCA} {
+	for _, key := range []string{KeyGenericCert, KeyGenericKey, KeyGenericCA, KeyTLSCA} {
 		if hasKey(secret.Data, key) {
 			return true
 		}

@@ -2,9 +2,14 @@ package validate
 
 import (
 	"bytes"
+	"crypto/ecdh"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"flag"
+	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +24,24 @@ import (
 )
 
 var testNow = time.Now()
+
+// exercised records the rules a test case proved it triggers.
+var exercised = map[RuleID]bool{}
+
+// TestMain fails a full run of the package when a rule of the table has
+// no test case that triggers it.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 && flag.Lookup("test.run").Value.String() == "" && !testing.Short() {
+		for _, rule := range Rules {
+			if !exercised[rule.ID] {
+				fmt.Fprintf(os.Stderr, "rule %s has no test case that triggers it\n", rule.ID)
+				code = 1
+			}
+		}
+	}
+	os.Exit(code)
+}
 
 func tlsSecret(certPEM, keyPEM []byte) *corev1.Secret {
 	return &corev1.Secret{
@@ -56,7 +79,9 @@ func runCases(t *testing.T, tests []checkCase) {
 			for _, want := range tt.want {
 				if !slices.Contains(got, want) {
 					t.Errorf("findings %v lack %s", findings, want)
+					continue
 				}
+				exercised[want] = true
 			}
 			for _, notWant := range tt.notWant {
 				if slices.Contains(got, notWant) {
@@ -114,6 +139,21 @@ func TestCheckSecretEncoding(t *testing.T) {
 	runCases(t, tests)
 }
 
+// x25519Key returns a PKCS#8 X25519 key: a valid key that cannot sign,
+// so no TLS server can use it.
+func x25519Key(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
 func pemBody(t *testing.T, data []byte) []byte {
 	t.Helper()
 	block, _ := pem.Decode(data)
@@ -137,6 +177,7 @@ func TestCheckSecretBlocks(t *testing.T) {
 			want: []RuleID{RuleUnexpectedBlock}},
 		{name: "malformed key", secret: tlsSecret(chain.CertPEM(), badKey), want: []RuleID{RuleMalformed}},
 		{name: "encrypted key", secret: tlsSecret(chain.CertPEM(), encrypted), want: []RuleID{RuleEncryptedKey}},
+		{name: "x25519 key", secret: tlsSecret(chain.CertPEM(), x25519Key(t)), want: []RuleID{RuleUnsupportedKey}},
 	}
 	runCases(t, tests)
 }
@@ -372,7 +413,7 @@ func TestIsCertificateSecret(t *testing.T) {
 		{"tls", &corev1.Secret{Type: corev1.SecretTypeTLS}, true},
 		{"generic opaque", &corev1.Secret{Data: map[string][]byte{"cert": nil}}, true},
 		{"lone ca", &corev1.Secret{Data: map[string][]byte{"ca.crt": nil}}, true},
-		{"opaque tls keys", &corev1.Secret{Data: map[string][]byte{"tls.crt": nil}}, true},
+		{"staged private key", &corev1.Secret{Data: map[string][]byte{"tls.key": nil}}, false},
 		{"service account token", &corev1.Secret{Type: corev1.SecretTypeServiceAccountToken,
 			Data: map[string][]byte{"ca.crt": nil}}, false},
 		{"helm release", &corev1.Secret{Type: "helm.sh/release.v1"}, false},

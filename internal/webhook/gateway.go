@@ -39,7 +39,7 @@ func (v *IstioGatewayValidator) Handle(ctx context.Context, req admission.Reques
 	start := time.Now()
 	response, findings := v.review(ctx, req)
 	RecordFindings(ValidateIstioGatewayName, findings)
-	RecordRequest(ValidateIstioGatewayName, req.Operation, responseResult(response), time.Since(start))
+	RecordRequest(ValidateIstioGatewayName, req.Operation, lookupAwareResult(response), time.Since(start))
 	return response
 }
 
@@ -62,7 +62,7 @@ func (v *IstioGatewayValidator) review(ctx context.Context, req admission.Reques
 	result, err := v.check(ctx, gw)
 	if err != nil {
 		log.Error(err, "Failed to look up Gateway credentials", "namespace", gw.Namespace, "name", gw.Name)
-		return admission.Errored(http.StatusInternalServerError, err), nil
+		return uncheckedResponse(err), nil
 	}
 	log.V(logging.Trace).Info("Checked Istio Gateway", "namespace", gw.Namespace, "name", gw.Name,
 		"operation", req.Operation, "denials", len(result.Findings.Denials()), "warnings", len(result.Findings.Warnings()))
@@ -87,10 +87,11 @@ func (v *IstioGatewayValidator) check(ctx context.Context, gw *validate.IstioGat
 	if err != nil {
 		return validate.IstioResult{}, err
 	}
+	keys := istioSecretKeys(gw, v.Lookups.credentialNamespaces(w))
 	env := validate.IstioEnv{
 		PodNamespaces:      w.namespaces,
 		FallbackNamespaces: v.Lookups.FallbackNamespaces,
-		GetSecret:          v.Lookups.secretGetter(ctx),
+		GetSecret:          v.Lookups.prefetchedGetter(ctx, keys),
 		Peers:              peers,
 	}
 	return validate.CheckIstioGateway(gw, env, v.Policy, now(v.Now))
@@ -122,7 +123,7 @@ func (v *GatewayAPIValidator) Handle(ctx context.Context, req admission.Request)
 	start := time.Now()
 	response, findings := v.review(ctx, req)
 	RecordFindings(ValidateGatewayAPIName, findings)
-	RecordRequest(ValidateGatewayAPIName, req.Operation, responseResult(response), time.Since(start))
+	RecordRequest(ValidateGatewayAPIName, req.Operation, lookupAwareResult(response), time.Since(start))
 	return response
 }
 
@@ -144,13 +145,13 @@ func (v *GatewayAPIValidator) review(ctx context.Context, req admission.Request)
 		return admission.Allowed("Gateway listeners unchanged"), nil
 	}
 	env := validate.GatewayAPIEnv{
-		GetSecret:              v.Lookups.secretGetter(ctx),
+		GetSecret:              v.Lookups.prefetchedGetter(ctx, gatewayAPISecretKeys(gw)),
 		SecretReferenceGranted: v.Lookups.referenceGranted(ctx, gw.Namespace),
 	}
 	findings, err := validate.CheckGatewayAPIGateway(gw, env, v.Policy, now(v.Now))
 	if err != nil {
 		log.Error(err, "Failed to look up Gateway credentials", "namespace", gw.Namespace, "name", gw.Name)
-		return admission.Errored(http.StatusInternalServerError, err), nil
+		return uncheckedResponse(err), nil
 	}
 	log.V(logging.Trace).Info("Checked Gateway", "namespace", gw.Namespace, "name", gw.Name,
 		"operation", req.Operation, "denials", len(findings.Denials()), "warnings", len(findings.Warnings()))
@@ -166,4 +167,25 @@ func (v *GatewayAPIValidator) listenersUnchanged(req admission.Request, gw *gate
 		return false
 	}
 	return apiequality.Semantic.DeepEqual(old.Spec.Listeners, gw.Spec.Listeners)
+}
+
+// uncheckedReason marks the responses of reviews whose lookups failed.
+const uncheckedReason = "meshcert-lookup-failed"
+
+// uncheckedResponse allows a write whose checks could not run because a
+// lookup failed, with a warning that says so. Like failurePolicy Ignore
+// for an unreachable webhook, it lets the write through rather than
+// block Gateways and certificate renewals on an API server hiccup.
+func uncheckedResponse(err error) admission.Response {
+	response := admission.Allowed(uncheckedReason)
+	return response.WithWarnings(truncate("not checked by meshcert, a lookup failed: "+err.Error(), MaxWarningLength))
+}
+
+// lookupAwareResult classifies a response for the result label, counting
+// a review whose lookups failed as an error.
+func lookupAwareResult(response admission.Response) string {
+	if response.Result != nil && response.Result.Message == uncheckedReason {
+		return ResultError
+	}
+	return responseResult(response)
 }

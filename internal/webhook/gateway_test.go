@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,4 +59,76 @@ func containsWarning(warnings []string, want string) bool {
 		}
 	}
 	return false
+}
+
+// failingReader fails every Get, as an API server that cannot be reached.
+type failingReader struct{ *memoryReader }
+
+func (failingReader) Get(context.Context, client.ObjectKey, client.Object, ...client.GetOption) error {
+	return errors.New("connection refused")
+}
+
+func TestIstioGatewayLookupFailureAllows(t *testing.T) {
+	reader := &memoryReader{}
+	validator := &IstioGatewayValidator{
+		Policy:  validate.DefaultPolicy(),
+		Lookups: &Lookups{Cache: reader, API: failingReader{reader}, FallbackNamespaces: DefaultGatewayNamespaces},
+	}
+	raw := []byte(`{"metadata":{"name":"gw","namespace":"apps"},"spec":{"selector":{"istio":"ingressgateway"},
+		"servers":[{"port":{"number":443,"name":"https","protocol":"HTTPS"},"hosts":["example.com"],
+		"tls":{"mode":"SIMPLE","credentialName":"web"}}]}}`)
+	req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		Operation: admissionv1.Create, Namespace: "apps", Name: "gw", Object: kruntime.RawExtension{Raw: raw}}}
+
+	response := validator.Handle(context.Background(), req)
+	if !response.Allowed {
+		t.Fatalf("review denied: %+v", response.Result)
+	}
+	if !containsWarning(response.Warnings, "not checked by meshcert, a lookup failed: get Secret istio-system/web") {
+		t.Errorf("warnings %q lack the failed lookup", response.Warnings)
+	}
+	if got := lookupAwareResult(response); got != ResultError {
+		t.Errorf("result label %q, want %q", got, ResultError)
+	}
+}
+
+func TestIstioSecretKeys(t *testing.T) {
+	gw := &validate.IstioGateway{Namespace: "apps", Name: "gw", Spec: validate.IstioGatewaySpec{Servers: []validate.IstioServer{
+		{Port: validate.IstioPort{Number: 443}, TLS: &validate.IstioServerTLS{Mode: validate.ModeMutual, CredentialName: "web"}},
+		{Port: validate.IstioPort{Number: 8443}, TLS: &validate.IstioServerTLS{Mode: validate.ModeSimple,
+			CredentialName: "kubernetes://certs/shared"}},
+	}}}
+	var got []string
+	for _, key := range istioSecretKeys(gw, []string{"istio-system", "edge"}) {
+		got = append(got, key.String())
+	}
+	slices.Sort(got)
+	want := []string{"certs/shared", "edge/web", "edge/web-cacert", "istio-system/web", "istio-system/web-cacert"}
+	if !slices.Equal(got, want) {
+		t.Errorf("keys %v, want %v", got, want)
+	}
+}
+
+func TestPrefetchedGetter(t *testing.T) {
+	web := &corev1.Secret{Data: map[string][]byte{"tls.crt": []byte("x")}}
+	reader := &memoryReader{secrets: map[client.ObjectKey]*corev1.Secret{
+		{Namespace: "istio-system", Name: "web"}:   web,
+		{Namespace: "istio-system", Name: "other"}: web,
+	}}
+	lookups := &Lookups{API: reader}
+	get := lookups.prefetchedGetter(context.Background(), []client.ObjectKey{
+		{Namespace: "istio-system", Name: "web"}, {Namespace: "istio-system", Name: "missing"}})
+	tests := []struct {
+		name  string
+		found bool
+	}{{"web", true}, {"missing", false}, {"other", true}}
+	for _, tt := range tests {
+		secret, err := get("istio-system", tt.name)
+		if err != nil {
+			t.Fatalf("get %s: %v", tt.name, err)
+		}
+		if found := secret != nil; found != tt.found {
+			t.Errorf("get %s: found %v, want %v", tt.name, found, tt.found)
+		}
+	}
 }

@@ -202,6 +202,10 @@ func (w *workload) sharesWorkload(selector map[string]string) bool {
 }
 
 // istioPeers returns the other Istio Gateways that select a pod of w.
+//
+// NOTE: it converts every cached Istio Gateway on each review, which is
+// linear in the Gateways of the cluster; an index by selector would make
+// it proportional to the peers.
 func (l *Lookups) istioPeers(ctx context.Context, gw *validate.IstioGateway, w *workload) ([]*validate.IstioGateway, error) {
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(IstioGatewayGVK.GroupVersion().WithKind("GatewayList"))

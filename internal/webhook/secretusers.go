@@ -175,9 +175,12 @@ func withUsers(ctx context.Context, users *SecretUsers, req admission.Request,
 	}
 	more, err := users.Check(ctx, req)
 	if err != nil {
+		// The Secret's own checks stand; only the Gateway check is skipped.
 		logr.FromContextOrDiscard(ctx).Error(err, "Failed to look up the Gateways using a Secret",
 			"namespace", req.Namespace, "name", req.Name, "operation", req.Operation)
-		return admission.Errored(http.StatusInternalServerError, err), findings
+		warning := truncate("Gateways using it not checked by meshcert, a lookup failed: "+err.Error(), MaxWarningLength)
+		response.Warnings = append(response.Warnings, warning)
+		return response, findings
 	}
 	if len(more) == 0 {
 		return response, findings

@@ -252,8 +252,6 @@ func testSecretAdmission(t *testing.T, wc *webhookCluster) {
 			dryRun: true, wantDenied: []string{"[key-mismatch]"}},
 		{name: "two problems", secret: tlsSecret("gateways", "two", valid.Leaf.X509.Raw, []byte("oops")),
 			wantDenied: []string{"has 2 problems", "[der]", "[not-pem]"}},
-		{name: "opaque with tls keys", secret: opaque(tlsSecret("gateways", "opaque", valid.Leaf.X509.Raw, valid.Leaf.KeyPEM)),
-			wantDenied: []string{"[der]"}},
 		{name: "generic layout", secret: generic(tlsSecret("gateways", "generic", valid.CertPEM(), other.KeyPEM)),
 			wantDenied: []string{"key key:", "[key-mismatch]"}},
 	}
@@ -292,13 +290,6 @@ func testSecretAdmission(t *testing.T, wc *webhookCluster) {
 			}
 		})
 	}
-}
-
-// opaque turns a kubernetes.io/tls Secret into an Opaque one with the
-// same keys.
-func opaque(secret *corev1.Secret) *corev1.Secret {
-	secret.Type = corev1.SecretTypeOpaque
-	return secret
 }
 
 // generic moves a Secret's certificate and key to Istio's cert and key.
@@ -418,6 +409,9 @@ func testExcludedSecrets(t *testing.T, wc *webhookCluster) {
 			Type: "helm.sh/release.v1", Data: map[string][]byte{"release": []byte("H4sI")}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "password", Namespace: "apps"},
 			Data: map[string][]byte{"password": []byte("hunter2")}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "web-next-key", Namespace: "apps",
+			Labels: map[string]string{"cert-manager.io/next-private-key": "true"}},
+			Data: map[string][]byte{corev1.TLSPrivateKeyKey: []byte("staged key")}},
 		tlsSecret("opted-out", "broken", []byte("not pem"), []byte("not pem")),
 	}
 	before := webhookRequests(t)

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -17,7 +19,9 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
 
 	"github.com/meshcert/meshcert/cmd/webhook/app"
 	"github.com/meshcert/meshcert/internal/testcerts"
@@ -27,7 +31,10 @@ import (
 	"github.com/meshcert/meshcert/internal/wellknown"
 )
 
-const gatewaysManifest = "../../../config/webhook/gateways.yaml"
+const (
+	gatewaysManifest = "../../../config/webhook/gateways.yaml"
+	gatewayRoleFile  = "../../../config/rbac/gateway-checks.yaml"
+)
 
 // fieldManager is the field manager 'kubectl apply --server-side' uses.
 const fieldManager = "kubectl"
@@ -40,7 +47,8 @@ var (
 
 // gatewayCluster is an API server that calls every webhook, Gateway ones
 // included, served in process by the binary's manager with
-// --deny-delete-in-use.
+// --deny-delete-in-use. The manager runs as a user bound only to the
+// role in config/rbac/gateway-checks.yaml, which proves that role enough.
 type gatewayCluster struct {
 	*webhookCluster
 	dynamic dynamic.Interface
@@ -61,7 +69,7 @@ func startGatewayCluster(tb testing.TB) *gatewayCluster {
 		Policy:                 validate.DefaultPolicy(),
 		Gateway:                webhook.GatewayOptions{FallbackNamespaces: []string{"istio-system"}, DenyDeleteInUse: true},
 	}
-	mgr, err := app.NewManager(cluster.Config, opts, logr.Discard())
+	mgr, err := app.NewManager(restrictedConfig(tb, cluster), opts, logr.Discard())
 	if err != nil {
 		tb.Fatalf("create manager: %v", err)
 	}
@@ -90,6 +98,36 @@ func startGatewayCluster(tb testing.TB) *gatewayCluster {
 	wc := &webhookCluster{cluster: cluster, clientset: clientset, warnings: recorder}
 	wc.waitForWebhook(tb)
 	return &gatewayCluster{webhookCluster: wc, dynamic: dynamicClient}
+}
+
+// restrictedConfig returns the config of a user bound only to the role of
+// gatewayRoleFile.
+func restrictedConfig(tb testing.TB, cluster *testenv.Cluster) *rest.Config {
+	tb.Helper()
+	raw, err := os.ReadFile(gatewayRoleFile)
+	if err != nil {
+		tb.Fatalf("read role: %v", err)
+	}
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.UnmarshalStrict(raw, role); err != nil {
+		tb.Fatalf("decode role %s: %v", gatewayRoleFile, err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "meshcert-webhook"}},
+	}
+	ctx := testenv.Context(tb)
+	for _, object := range []client.Object{role, binding} {
+		if err := cluster.Client.Create(ctx, object); err != nil {
+			tb.Fatalf("create %T %s: %v", object, object.GetName(), err)
+		}
+	}
+	user, err := cluster.Env.AddUser(envtest.User{Name: "meshcert-webhook"}, cluster.Config)
+	if err != nil {
+		tb.Fatalf("add user: %v", err)
+	}
+	return user.Config()
 }
 
 // gatewayFixture holds the certificates of the Gateway tests.

@@ -187,12 +187,19 @@ func testSecretWrites(t *testing.T, gc *gatewayCluster, fx gatewayFixture) {
 	gc.createSecret(t, secretWith("istio-system", "used-ca", tlsData(fx.leaf)))
 	gc.createSecret(t, secretWith("istio-system", "used-ca-cacert", map[string][]byte{validate.KeyGenericCA: fx.chain.CAPEM()}))
 	gc.createSecret(t, secretWith("apps", "api-used", tlsData(fx.leaf)))
+	opaque := secretWith("istio-system", "opaque-used", tlsData(fx.leaf))
+	opaque.Type = corev1.SecretTypeOpaque
+	gc.createSecret(t, opaque)
+	staged := secretWith("istio-system", "staged-key", map[string][]byte{corev1.TLSPrivateKeyKey: fx.leaf.KeyPEM})
+	staged.Type = corev1.SecretTypeOpaque
+	gc.createSecret(t, staged)
 	gc.createSecret(t, secretWith("doomed", "doomed-web", tlsData(fx.leaf)))
 
 	gc.apply(t, istioGateways.GroupResource().WithVersion("v1"), "apps", istioGateway("v1", "users", ingressSelector,
 		istioServer("https", 443, "SIMPLE", []any{"example.com"}, "used"),
 		istioServer("mtls", 8443, "MUTUAL", []any{"example.com"}, "used-mtls"),
-		istioServer("split", 9443, "MUTUAL", []any{"example.com"}, "used-ca")), false)
+		istioServer("split", 9443, "MUTUAL", []any{"example.com"}, "used-ca"),
+		istioServer("opaque", 10443, "SIMPLE", []any{"example.com"}, "opaque-used")), false)
 	gc.apply(t, istioGateways.GroupResource().WithVersion("v1"), "apps", istioGateway("v1", "doomed",
 		map[string]string{"app": "doomed-gateway"}, istioServer("https", 443, "SIMPLE", []any{"example.com"}, "doomed-web")), false)
 	gc.apply(t, gatewayAPIGateways, "apps", gatewayAPIGateway("api-users",
@@ -239,6 +246,10 @@ func testSecretWrites(t *testing.T, gc *gatewayCluster, fx gatewayFixture) {
 		{name: "CA kept elsewhere", secret: "istio-system/used-ca", data: tlsData(fx.leaf)},
 		{name: "CA secret emptied", secret: "istio-system/used-ca-cacert", data: map[string][]byte{"note": []byte("moved")},
 			denied: []string{`server "split" (port 9443)`, "ca-removed", "[secret-in-use]"}},
+		{name: "opaque key mismatch", secret: "istio-system/opaque-used",
+			data:   map[string][]byte{corev1.TLSCertKey: fx.leaf.CertPEM, corev1.TLSPrivateKeyKey: fx.other.KeyPEM},
+			denied: []string{`Gateway apps/users server "opaque" (port 10443)`, "key-mismatch", "[secret-in-use]"}},
+		{name: "staged key unused", secret: "istio-system/staged-key", data: map[string][]byte{corev1.TLSPrivateKeyKey: fx.other.KeyPEM}},
 		{name: "gateway api expired", secret: "apps/api-used", data: tlsData(fx.expired),
 			denied: []string{`Gateway.gateway.networking.k8s.io apps/api-users listener "https" (port 443)`, "[secret-in-use]"}},
 	}
