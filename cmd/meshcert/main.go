@@ -1,21 +1,22 @@
-// Command meshcert lists, describes and checks the TLS certificates that
-// service-mesh gateways serve. Installed as kubectl-meshcert it is also the
-// kubectl plugin 'kubectl meshcert'.
+// Command meshcert lists, describes, checks and audits the TLS
+// certificates that service-mesh gateways serve. Installed as
+// kubectl-meshcert it is also the kubectl plugin 'kubectl meshcert'.
 package main
 
 import (
-	"fmt"
+	"context"
 	"os"
+	"os/signal"
+	"syscall"
 
-	"github.com/meshcert/meshcert/internal/version"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/meshcert/meshcert/internal/cli"
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "version" {
-		v, commit := version.Get()
-		fmt.Printf("meshcert %s (commit %s)\n", v, commit)
-		return
-	}
-	fmt.Fprintln(os.Stderr, "usage: meshcert version")
-	os.Exit(2)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
+	stop()
+	os.Exit(code)
 }
