@@ -97,4 +97,3 @@ func certDER(t *testing.T, data []byte) []byte {
 	}
 	return block.Bytes
 }
-

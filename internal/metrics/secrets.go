@@ -2,8 +2,10 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unique"
 
@@ -118,14 +120,22 @@ func (s *secretSource) addInformer(client kubernetes.Interface, namespace string
 		options.FieldSelector = s.fieldSelector
 		options.LabelSelector = opts.LabelSelector
 	}
+	var started atomic.Bool
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
 			selectors(&options)
-			return secrets.List(ctx, pagedList(options))
+			list, err := secrets.List(ctx, pagedList(options))
+			s.requestFailed("list", namespace, err)
+			return list, err
 		},
 		WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
 			selectors(&options)
-			return secrets.Watch(ctx, options)
+			if started.Swap(true) {
+				s.watchRestarted(namespace, options.ResourceVersion)
+			}
+			w, err := secrets.Watch(ctx, options)
+			s.requestFailed("watch", namespace, err)
+			return w, err
 		},
 	}
 	informer := cache.NewSharedIndexInformerWithOptions(lw, &corev1.Secret{}, cache.SharedIndexInformerOptions{
@@ -244,9 +254,30 @@ func (s *secretSource) delete(item any) {
 	s.logger.V(logging.Debug).Info("Removed Secret", "namespace", summary.Namespace, "name", summary.Name)
 }
 
-func (s *secretSource) watchError(ctx context.Context, r *cache.Reflector, err error) {
+// watchRestarted counts and logs a watch started again after the previous
+// one ended: a timeout, a broken connection or an API server restart. The
+// informer resumes from the last resourceVersion it saw, or lists again
+// when that is too old, so no change is lost or applied twice. client-go
+// turns a refused connection into an empty watch, so while the API
+// server is unreachable every retry counts.
+func (s *secretSource) watchRestarted(namespace, resourceVersion string) {
 	s.self.restarts.WithLabelValues(s.source).Inc()
-	s.logger.Error(err, "Watch ended, restarting it")
+	s.logger.Info("Restarting watch of Secrets", "namespace", namespace, "resourceVersion", resourceVersion)
+}
+
+// requestFailed logs a failed list or watch request, which the informer
+// retries with backoff.
+func (s *secretSource) requestFailed(verb, namespace string, err error) {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return
+	}
+	s.logger.Error(err, "Failed to "+verb+" Secrets, retrying", "namespace", namespace)
+}
+
+// watchError logs why the informer's list and watch loop stopped before
+// the informer restarts it.
+func (s *secretSource) watchError(ctx context.Context, r *cache.Reflector, err error) {
+	s.logger.Error(err, "Watch of Secrets ended, restarting it")
 	cache.DefaultWatchErrorHandler(ctx, r, err)
 }
 

@@ -37,7 +37,7 @@ func newSelfMetrics(registry prometheus.Registerer, state *State, build BuildInf
 		}, []string{"source"}),
 		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshcert_exporter_watch_restarts_total",
-			Help: "Watches that ended with an error and were restarted.",
+			Help: "Watches of Secrets started again after the previous watch ended.",
 		}, []string{"source"}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
