@@ -3,12 +3,15 @@ package metrics
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 )
@@ -136,5 +139,25 @@ func (e *Exporter) Ready() bool {
 // Gatherer returns the certificate metrics and the exporter's own metrics,
 // gathered together.
 func (e *Exporter) Gatherer() prometheus.Gatherer {
-	return prometheus.Gatherers{e.certs, e.self}
+	return joinedGatherer{e.certs, e.self}
+}
+
+// joinedGatherer concatenates the families of registries whose metric
+// names are disjoint, as the certificate and self registries are by their
+// prefixes. Unlike prometheus.Gatherers, it does not check and sort every
+// series a second time, which doubles the cost of a large scrape.
+type joinedGatherer []prometheus.Gatherer
+
+func (g joinedGatherer) Gather() ([]*dto.MetricFamily, error) {
+	var families []*dto.MetricFamily
+	var errs []error
+	for _, gatherer := range g {
+		gathered, err := gatherer.Gather()
+		families = append(families, gathered...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	slices.SortFunc(families, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return families, errors.Join(errs...)
 }

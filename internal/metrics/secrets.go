@@ -190,10 +190,25 @@ func (s *secretSource) transform(store cache.Store) cache.TransformFunc {
 		if !ok {
 			return in, nil
 		}
+		defer wipeData(secret)
 		if cached, ok := cachedSummary(store, secret); ok {
 			return cached, nil
 		}
 		return s.summarize(secret), nil
+	}
+}
+
+// wipeData zeroes the Secret's data in place. The informer and the watch
+// keep the last Secret they decoded in local variables until the next
+// event arrives; zeroing keeps its key bytes out of memory meanwhile. The
+// transform is the first to see a decoded object, so changing it is safe.
+func wipeData(secret *corev1.Secret) {
+	for key, value := range secret.Data {
+		clear(value)
+		delete(secret.Data, key)
+	}
+	for key := range secret.StringData {
+		delete(secret.StringData, key)
 	}
 }
 
