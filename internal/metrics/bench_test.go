@@ -39,10 +39,10 @@ const (
 )
 
 // BenchmarkTenThousandSecrets syncs an exporter with 10,000 TLS Secrets
-// (a unique leaf and one of ten intermediates each; every tenth also
-// carries one shared CA bundle) from a real API server, then measures the
-// heap the exporter keeps, searches a heap dump for the private keys, and
-// times scrapes.
+// from a real API server. Each Secret has a unique leaf and one of ten
+// intermediates, and every tenth also carries one shared CA bundle. The
+// benchmark measures the heap the exporter keeps, counts private keys in
+// a heap dump and times scrapes.
 //
 // State memory is the live heap (HeapInuse after two GCs) with the
 // exporter synced minus the live heap just before it started, in the same

@@ -39,7 +39,8 @@ type Options struct {
 	Logger logr.Logger
 }
 
-// sourceDeps are what every source shares.
+// sourceDeps are the parser, State, self metrics and logger that every
+// source shares.
 type sourceDeps struct {
 	parser *parser
 	state  *State

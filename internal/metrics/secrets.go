@@ -45,7 +45,7 @@ var istioSkippedTypes = []corev1.SecretType{
 	"helm.sh/release.v1",
 }
 
-// secretSummary is what the informer cache holds instead of a Secret: its
+// secretSummary is the informer cache's stand-in for a Secret: its
 // identity and the parsed facts, without data.
 type secretSummary struct {
 	metav1.TypeMeta
@@ -164,7 +164,7 @@ func (s *secretSource) addInformer(client kubernetes.Interface, namespace string
 // listPageSize bounds the Secrets one list response carries.
 const listPageSize = 500
 
-// pagedList makes the initial list paged. The reflector asks for
+// pagedList makes the initial list paged. The reflector requests
 // resourceVersion "0", which the API server serves whole from its watch
 // cache, ignoring the limit; an unset resourceVersion honours it. On API
 // servers with streaming lists (WatchList), the initial state arrives
@@ -200,7 +200,7 @@ func (s *secretSource) transform(store cache.Store) cache.TransformFunc {
 
 // wipeData zeroes the Secret's data in place. The informer and the watch
 // keep the last Secret they decoded in local variables until the next
-// event arrives; zeroing keeps its key bytes out of memory meanwhile. The
+// event arrives, so zeroing keeps its key bytes out of those copies. The
 // transform is the first to see a decoded object, so changing it is safe.
 func wipeData(secret *corev1.Secret) {
 	for key, value := range secret.Data {
