@@ -89,7 +89,7 @@ type testExporter struct {
 
 var goldenTime = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 
-func newTestExporter(t *testing.T, paths ...string) *testExporter {
+func newTestExporter(t testing.TB, paths ...string) *testExporter {
 	t.Helper()
 	e := &Exporter{state: NewState(), certs: prometheus.NewRegistry(), self: prometheus.NewRegistry(), logger: logr.Discard()}
 	e.certs.MustRegister(NewCollector(e.state))
