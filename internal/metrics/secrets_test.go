@@ -214,3 +214,35 @@ func status(handler http.Handler, path string) int {
 	handler.ServeHTTP(recorder, httptest.NewRequest(http.MethodGet, path, nil))
 	return recorder.Code
 }
+
+func TestSecretsNamespaceAndLabelSelection(t *testing.T) {
+	cluster := testenv.Start(t, testenv.Options{})
+	client := kubernetes.NewForConfigOrDie(cluster.Config)
+	createNamespaces(t, client, "team-a", "team-b", "team-c")
+	ctx := testenv.Context(t)
+
+	exporter := startExporter(t, cluster.Config, Options{
+		Secrets: SecretOptions{NamespaceInclude: []string{"team-a", "team-b"}, LabelSelector: "tier=edge"},
+	})
+	chain := testcerts.NewChain(t, 2, testcerts.Options{KeyKind: testcerts.ECDSAP256})
+	data := map[string][]byte{"tls.crt": chain.CertPEM(), "tls.key": chain.Leaf.KeyPEM}
+	create := func(namespace, name string, labels map[string]string) {
+		secret := newSecret(namespace, name, corev1.SecretTypeTLS, data)
+		secret.Labels = labels
+		if _, err := client.CoreV1().Secrets(namespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edge := map[string]string{"tier": "edge"}
+	create("team-c", "other-namespace", edge)
+	create("team-a", "unlabelled", nil)
+	create("team-a", "selected", edge)
+	create("team-b", "selected", edge)
+
+	eventually(t, "selected Secrets in both namespaces exported", func() bool {
+		return len(samples(t, exporter.Gatherer(), notAfterFamily, map[string]string{"secret": "selected"})) == 2
+	})
+	if got := len(samples(t, exporter.Gatherer(), notAfterFamily, nil)); got != 2 {
+		t.Errorf("not-after series = %d, want 2 (only the labelled Secrets of team-a and team-b)", got)
+	}
+}
