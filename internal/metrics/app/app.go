@@ -1,0 +1,154 @@
+// Package app wires the exporter's flags to internal/metrics, so that
+// cmd/exporter stays a few lines.
+package app
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/meshcert/meshcert/internal/logging"
+	"github.com/meshcert/meshcert/internal/metrics"
+	"github.com/meshcert/meshcert/internal/version"
+)
+
+// Options are the exporter's command-line flags.
+type Options struct {
+	Logging        logging.Options
+	ListenAddress  string
+	TelemetryPath  string
+	Kubernetes     bool
+	Kubeconfig     string
+	Secrets        metrics.SecretOptions
+	IstioSecrets   bool
+	Paths          []string
+	RescanInterval time.Duration
+}
+
+// AddFlags registers the flags on fs.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	o.Logging.AddFlags(fs)
+	fs.StringVar(&o.ListenAddress, "web.listen-address", ":9219", "Address to serve metrics, /healthz and /readyz on.")
+	fs.StringVar(&o.TelemetryPath, "web.telemetry-path", "/metrics", "Path to serve metrics under.")
+	fs.BoolVar(&o.Kubernetes, "kubernetes", true,
+		"Watch Secrets through the Kubernetes API. When --path is given and neither this flag nor --kubeconfig is, "+
+			"only files are read.")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", "",
+		"Path to a kubeconfig; empty uses the in-cluster configuration, then $KUBECONFIG and ~/.kube/config.")
+	fs.StringSliceVar(&o.Secrets.NamespaceInclude, "namespace-include", nil,
+		"Namespaces to watch (repeatable or comma-separated); empty watches every namespace.")
+	fs.StringSliceVar(&o.Secrets.NamespaceExclude, "namespace-exclude", nil,
+		"Namespaces to skip (repeatable or comma-separated), filtered by the API server.")
+	fs.StringVar(&o.Secrets.LabelSelector, "label-selector", "", "Label selector the watched Secrets must match.")
+	fs.BoolVar(&o.IstioSecrets, "istio-secrets", false,
+		"Also watch Secrets of other types than kubernetes.io/tls for Istio's keys (cert, cacert, ca.crt). "+
+			"This lists every such Secret once; narrow it with --label-selector or the namespace flags.")
+	fs.StringArrayVar(&o.Paths, "path", nil, "Glob of PEM files to read and watch (repeatable).")
+	fs.DurationVar(&o.RescanInterval, "path.rescan-interval", metrics.DefaultRescanInterval,
+		"How often to glob and read --path again, in case a file event was missed.")
+}
+
+// Run starts the exporter and serves it until ctx ends.
+func Run(ctx context.Context, o *Options, fs *pflag.FlagSet) error {
+	logger, err := logging.New(o.Logging)
+	if err != nil {
+		return err
+	}
+	if !fs.Changed("kubernetes") && len(o.Paths) > 0 && o.Kubeconfig == "" {
+		o.Kubernetes = false
+	}
+	if o.Kubernetes && o.Secrets.LabelSelector != "" {
+		if _, err := labels.Parse(o.Secrets.LabelSelector); err != nil {
+			return fmt.Errorf("invalid --label-selector %q: %w", o.Secrets.LabelSelector, err)
+		}
+	}
+
+	v, commit := version.Get()
+	logger.Info("Starting exporter", "version", v, "commit", commit, "kubernetes", o.Kubernetes,
+		"istioSecrets", o.IstioSecrets, "paths", o.Paths)
+	exporter, err := newExporter(o, logger, metrics.BuildInfo{Version: v, Commit: commit, GoVersion: runtime.Version()})
+	if err != nil {
+		return err
+	}
+	return serve(ctx, exporter, o, logger)
+}
+
+func newExporter(o *Options, logger logr.Logger, build metrics.BuildInfo) (*metrics.Exporter, error) {
+	opts := metrics.Options{
+		Secrets: o.Secrets, IstioSecrets: o.IstioSecrets, Paths: o.Paths, RescanInterval: o.RescanInterval,
+		Build: build, RuntimeMetrics: true, Logger: logger,
+	}
+	if o.Kubernetes {
+		client, err := newClient(o.Kubeconfig)
+		if err != nil {
+			return nil, err
+		}
+		opts.Client = client
+	}
+	return metrics.New(opts)
+}
+
+func serve(ctx context.Context, exporter *metrics.Exporter, o *Options, logger logr.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		exporter.Run(ctx)
+	}()
+	err := exporter.Serve(ctx, metrics.ServerOptions{Address: o.ListenAddress, TelemetryPath: o.TelemetryPath})
+	cancel()
+	<-done
+	if err != nil {
+		logger.Error(err, "Stopped exporter")
+		return err
+	}
+	logger.Info("Stopped exporter")
+	return nil
+}
+
+// newClient builds a client that reads Secrets as protobuf, which is
+// smaller on the wire and cheaper to decode than JSON.
+func newClient(kubeconfig string) (kubernetes.Interface, error) {
+	config, err := loadConfig(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	config = rest.CopyConfig(config)
+	config.ContentType = "application/vnd.kubernetes.protobuf"
+	config.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	config.UserAgent = "meshcert-exporter"
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return nil, fmt.Errorf("create Kubernetes client: %w", err)
+	}
+	return client, nil
+}
+
+func loadConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("load --kubeconfig %s: %w", kubeconfig, err)
+		}
+		return config, nil
+	}
+	if config, err := rest.InClusterConfig(); err == nil {
+		return config, nil
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	config, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load Kubernetes configuration (in-cluster, $KUBECONFIG, ~/.kube/config): %w; "+
+			"give --kubeconfig, or --kubernetes=false to read only --path files", err)
+	}
+	return config, nil
+}

@@ -1,0 +1,164 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
+)
+
+// DefaultRescanInterval is how often the file source globs and reads its
+// paths again in case a file system event was missed.
+const DefaultRescanInterval = time.Minute
+
+// Options configure an Exporter.
+type Options struct {
+	// Client reads Secrets; nil disables the Secret sources.
+	Client  kubernetes.Interface
+	Secrets SecretOptions
+	// IstioSecrets also watches Secrets of other types than
+	// kubernetes.io/tls for Istio's keys (cert, cacert, ca.crt).
+	IstioSecrets bool
+	// Paths are globs of PEM files to read.
+	Paths          []string
+	RescanInterval time.Duration
+	Build          BuildInfo
+	// RuntimeMetrics adds the Go runtime and process collectors.
+	RuntimeMetrics bool
+	// Clock defaults to the real clock.
+	Clock  clock.Clock
+	Logger logr.Logger
+}
+
+// sourceDeps are the parser, State, self metrics and logger that every
+// source shares.
+type sourceDeps struct {
+	parser *parser
+	state  *State
+	self   *selfMetrics
+	logger logr.Logger
+}
+
+// Exporter reads certificates from its sources into a State and serves
+// them as metrics.
+type Exporter struct {
+	state   *State
+	certs   *prometheus.Registry
+	self    *prometheus.Registry
+	secrets []*secretSource
+	files   *fileSource
+	logger  logr.Logger
+}
+
+// New builds an Exporter; Run starts its sources.
+func New(opts Options) (*Exporter, error) {
+	if opts.Client == nil && len(opts.Paths) == 0 {
+		return nil, errors.New("no source: give a Kubernetes client or at least one path")
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.RescanInterval <= 0 {
+		opts.RescanInterval = DefaultRescanInterval
+	}
+	e := &Exporter{state: NewState(), certs: prometheus.NewRegistry(), self: prometheus.NewRegistry(), logger: opts.Logger}
+	e.certs.MustRegister(NewCollector(e.state))
+	if opts.RuntimeMetrics {
+		e.self.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+
+	sources := enabledSources(opts)
+	deps := sourceDeps{parser: newParser(), state: e.state, logger: opts.Logger,
+		self: newSelfMetrics(e.self, e.state, opts.Build, opts.Clock, sources)}
+	return e, e.addSources(opts, sources, deps)
+}
+
+func enabledSources(opts Options) []string {
+	var sources []string
+	if opts.Client != nil {
+		sources = append(sources, sourceSecret)
+		if opts.IstioSecrets {
+			sources = append(sources, sourceIstioSecret)
+		}
+	}
+	if len(opts.Paths) > 0 {
+		sources = append(sources, sourceFile)
+	}
+	return sources
+}
+
+func (e *Exporter) addSources(opts Options, sources []string, deps sourceDeps) error {
+	for _, source := range sources {
+		if source == sourceFile {
+			files, err := newFileSource(opts.Paths, opts.RescanInterval, deps)
+			if err != nil {
+				return err
+			}
+			e.files = files
+			continue
+		}
+		secrets, err := newSecretSource(opts.Client, source, opts.Secrets, deps)
+		if err != nil {
+			return err
+		}
+		e.secrets = append(e.secrets, secrets)
+	}
+	return nil
+}
+
+// Run runs the sources until ctx ends.
+func (e *Exporter) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, secrets := range e.secrets {
+		wg.Go(func() { secrets.run(ctx) })
+	}
+	if e.files != nil {
+		wg.Go(func() { e.files.run(ctx) })
+	}
+	wg.Wait()
+}
+
+// Ready reports whether every informer has synced and the files were read.
+func (e *Exporter) Ready() bool {
+	for _, secrets := range e.secrets {
+		if !secrets.hasSynced() {
+			return false
+		}
+	}
+	return e.files == nil || e.files.synced.Load()
+}
+
+// Gatherer returns the certificate metrics and the exporter's own metrics,
+// gathered together.
+func (e *Exporter) Gatherer() prometheus.Gatherer {
+	return joinedGatherer{e.certs, e.self}
+}
+
+// joinedGatherer concatenates the families of registries whose metric
+// names are disjoint, as the certificate and self registries are by their
+// prefixes. Unlike prometheus.Gatherers, it does not check and sort every
+// series a second time, which doubles the cost of a large scrape.
+type joinedGatherer []prometheus.Gatherer
+
+func (g joinedGatherer) Gather() ([]*dto.MetricFamily, error) {
+	var families []*dto.MetricFamily
+	var errs []error
+	for _, gatherer := range g {
+		gathered, err := gatherer.Gather()
+		families = append(families, gathered...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	slices.SortFunc(families, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return families, errors.Join(errs...)
+}

@@ -1,0 +1,126 @@
+package metrics
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+
+	"github.com/meshcert/meshcert/internal/testcerts"
+)
+
+// startFileExporter runs an exporter on paths. The rescan interval is an
+// hour, so only file system events can bring changes in while a test runs.
+func startFileExporter(t *testing.T, paths ...string) *Exporter {
+	t.Helper()
+	exporter, err := New(Options{Paths: paths, RescanInterval: time.Hour, Logger: testr.New(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		exporter.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	eventually(t, "files read", exporter.Ready)
+	return exporter
+}
+
+func fileFingerprints(t *testing.T, e *Exporter, path string) []string {
+	t.Helper()
+	var out []string
+	for _, s := range samples(t, e.Gatherer(), notAfterFamily, map[string]string{"path": path}) {
+		out = append(out, s.labels["fingerprint"])
+	}
+	return out
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFileAtomicRename(t *testing.T) {
+	dir := t.TempDir()
+	first := testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP256})
+	second := testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP256})
+	path := filepath.Join(dir, "tls.crt")
+	writeFile(t, path, first.CertPEM)
+	writeFile(t, filepath.Join(dir, "tls.key"), first.KeyPEM)
+
+	exporter := startFileExporter(t, filepath.Join(dir, "*"))
+	if got := fileFingerprints(t, exporter, path); !equalStrings(got, []string{fp(first)}) {
+		t.Fatalf("fingerprints = %v, want the first certificate", got)
+	}
+	if got := samples(t, exporter.Gatherer(), "meshcert_secret_error", nil); len(got) != 0 {
+		t.Errorf("error series = %v, want none (the key file is skipped)", got)
+	}
+
+	temp := filepath.Join(dir, ".tls.crt.tmp")
+	writeFile(t, temp, second.CertPEM)
+	if err := os.Rename(temp, path); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "renamed file read", func() bool {
+		return equalStrings(fileFingerprints(t, exporter, path), []string{fp(second)})
+	})
+
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "removed file's series gone", func() bool {
+		return len(fileFingerprints(t, exporter, path)) == 0
+	})
+}
+
+// TestFileDataSymlinkSwap updates a directory the way the kubelet updates
+// a Secret volume: a new timestamped directory, then an atomic rename of
+// the ..data symlink.
+func TestFileDataSymlinkSwap(t *testing.T) {
+	dir := t.TempDir()
+	first := testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP256})
+	second := testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP256})
+	writeVersion(t, dir, "..2026_12_04_1", first.CertPEM)
+	symlink(t, "..2026_12_04_1", filepath.Join(dir, "..data"))
+	symlink(t, filepath.Join("..data", "tls.crt"), filepath.Join(dir, "tls.crt"))
+	path := filepath.Join(dir, "tls.crt")
+
+	exporter := startFileExporter(t, filepath.Join(dir, "*.crt"))
+	if got := fileFingerprints(t, exporter, path); !equalStrings(got, []string{fp(first)}) {
+		t.Fatalf("fingerprints = %v, want the first certificate", got)
+	}
+
+	writeVersion(t, dir, "..2026_12_04_2", second.CertPEM)
+	symlink(t, "..2026_12_04_2", filepath.Join(dir, "..data_tmp"))
+	if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "swapped file read", func() bool {
+		return equalStrings(fileFingerprints(t, exporter, path), []string{fp(second)})
+	})
+}
+
+func writeVersion(t *testing.T, dir, version string, cert []byte) {
+	t.Helper()
+	if err := os.Mkdir(filepath.Join(dir, version), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, version, "tls.crt"), cert)
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}

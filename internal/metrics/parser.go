@@ -1,0 +1,155 @@
+package metrics
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"weak"
+
+	"github.com/meshcert/meshcert/internal/certs"
+)
+
+type valueID struct {
+	sum  [sha256.Size]byte
+	kind valueKind
+}
+
+// parser turns values into facts through internal/certs and shares the
+// results: a value seen before (a trust bundle copied into many
+// namespaces) is not parsed again, and a certificate seen before is held
+// once. Entries are weak, so facts no object references any more are
+// collected.
+type parser struct {
+	mu     sync.Mutex
+	values map[valueID]weak.Pointer[valueFacts]
+	certs  map[[sha256.Size]byte]weak.Pointer[certFacts]
+}
+
+func newParser() *parser {
+	return &parser{
+		values: map[valueID]weak.Pointer[valueFacts]{},
+		certs:  map[[sha256.Size]byte]weak.Pointer[certFacts]{},
+	}
+}
+
+// parse returns the facts of data read as kind.
+func (p *parser) parse(data []byte, kind valueKind) *valueFacts {
+	id := valueID{sum: sha256.Sum256(data), kind: kind}
+	if facts := lookup(&p.mu, p.values, id); facts != nil {
+		return facts
+	}
+	facts := p.build(data, kind)
+	return intern(&p.mu, p.values, id, facts)
+}
+
+// build parses data and arranges its certificates in block order, merging
+// repeated ones.
+func (p *parser) build(data []byte, kind valueKind) *valueFacts {
+	bundle, err := certs.ParseCertificatesLenient(data)
+	if bundle == nil {
+		return &valueFacts{reasons: []string{string(certs.ReasonOf(err))}}
+	}
+
+	type block struct {
+		index int
+		facts *certFacts
+	}
+	blocks := make([]block, 0, len(bundle.Certificates)+len(bundle.Recovered))
+	for _, cert := range bundle.Certificates {
+		blocks = append(blocks, block{cert.Block, p.internCert(cert.SHA256, func() *certFacts { return factsFromStrict(cert) })})
+	}
+	for _, cert := range bundle.Recovered {
+		blocks = append(blocks, block{cert.Block, p.internCert(cert.SHA256, func() *certFacts { return factsFromLenient(cert) })})
+	}
+	slices.SortFunc(blocks, func(a, b block) int { return cmp.Compare(a.index, b.index) })
+
+	facts := &valueFacts{reasons: reasonsOf(data, bundle)}
+	seen := make(map[*certFacts]bool, len(blocks))
+	for _, b := range blocks {
+		if seen[b.facts] {
+			facts.duplicates++
+			continue
+		}
+		seen[b.facts] = true
+		role := roleOf(kind, len(facts.certs), b.facts)
+		facts.certs = append(facts.certs, certSeries{facts: b.facts, index: strconv.Itoa(b.index), role: role})
+		if len(facts.certs) == 1 || b.facts.notAfter < facts.expiry {
+			facts.expiry = b.facts.notAfter
+		}
+	}
+	return facts
+}
+
+func (p *parser) internCert(sum [sha256.Size]byte, build func() *certFacts) *certFacts {
+	if facts := lookup(&p.mu, p.certs, sum); facts != nil {
+		return facts
+	}
+	return intern(&p.mu, p.certs, sum, build())
+}
+
+// reasonsOf returns the distinct, sorted reasons of the bundle's errors. A
+// value of private keys alone is reported as key-only.
+func reasonsOf(data []byte, bundle *certs.LenientBundle) []string {
+	if len(bundle.Errors) == 0 {
+		return nil
+	}
+	if len(bundle.Certificates) == 0 && len(bundle.Recovered) == 0 && onlyPrivateKeys(data) {
+		return []string{string(reasonKeyOnly)}
+	}
+	reasons := make([]string, 0, len(bundle.Errors))
+	for _, err := range bundle.Errors {
+		reasons = append(reasons, string(err.Reason))
+	}
+	slices.Sort(reasons)
+	return slices.Compact(reasons)
+}
+
+// onlyPrivateKeys reports whether every PEM block of data is a private key.
+func onlyPrivateKeys(data []byte) bool {
+	blocks, err := certs.DecodePEM(data)
+	if err != nil || len(blocks) == 0 {
+		return false
+	}
+	for _, block := range blocks {
+		if !strings.HasSuffix(block.Type, "PRIVATE KEY") {
+			return false
+		}
+	}
+	return true
+}
+
+func fingerprintHex(sum [sha256.Size]byte) string {
+	return hex.EncodeToString(sum[:])
+}
+
+func lookup[K comparable, V any](mu *sync.Mutex, m map[K]weak.Pointer[V], key K) *V {
+	mu.Lock()
+	defer mu.Unlock()
+	return m[key].Value()
+}
+
+// intern stores value under key unless a live value is already there, and
+// returns the stored one. A cleanup removes the entry once the value is
+// collected.
+func intern[K comparable, V any](mu *sync.Mutex, m map[K]weak.Pointer[V], key K, value *V) *V {
+	mu.Lock()
+	defer mu.Unlock()
+	if existing := m[key].Value(); existing != nil {
+		return existing
+	}
+	pointer := weak.Make(value)
+	m[key] = pointer
+	runtime.AddCleanup(value, func(key K) {
+		mu.Lock()
+		defer mu.Unlock()
+		if m[key] == pointer {
+			delete(m, key)
+		}
+	}, key)
+	return value
+}
