@@ -125,7 +125,7 @@ func (s *system) evaluateAlerts(ctx context.Context, scrapePath string) ([]strin
 
 func (s *system) listCertificates() func(context.Context) ([]string, error) {
 	return func(ctx context.Context) ([]string, error) {
-		cmd := exec.CommandContext(ctx, filepath.Join(s.opts.BinDir, "meshcert"), "list")
+		cmd := exec.CommandContext(ctx, filepath.Join(s.opts.BinDir, "meshcert"), "list", "--all-namespaces")
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+s.source().kubeconfig)
 		out, err := cmd.CombinedOutput()
 		lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")

@@ -39,7 +39,7 @@ func (s *system) steps() []step {
 		{"Create Istio Gateways: one that uses " + goodSecret + ", one in MUTUAL mode without a CA", s.createGateways()},
 		{"Mirror " + goodSecret + " to cluster-2, update it, delete it", s.mirrorSecret(certs)},
 		{"Scrape the exporter and evaluate the alert rules", s.scrapeAndAlert()},
-		{"Show the certificate page: meshcert list", s.listCertificates()},
+		{"Show the certificate page: meshcert list --all-namespaces", s.listCertificates()},
 	}
 }
 
@@ -238,12 +238,20 @@ func (s *system) mirrorSecret(c *certificates) func(context.Context) ([]string, 
 		}
 		lines = append(lines, fmt.Sprintf("renewed the source: copy followed after %s", elapsed))
 
+		s.warnings.take()
 		if err := source.Delete(ctx, &secret); err != nil {
 			return lines, fmt.Errorf("delete %s: %w", goodSecret, err)
+		}
+		for _, warning := range s.warnings.take() {
+			lines = append(lines, "deleting the source warned: "+warning)
 		}
 		elapsed, err = waitForDeletion(ctx, peer, key)
 		if err != nil {
 			return lines, err
+		}
+		// The source goes once the mirror has removed its finalizer.
+		if _, err := waitForDeletion(ctx, source, key); err != nil {
+			return lines, fmt.Errorf("source stayed after its copies were deleted: %w", err)
 		}
 		return append(lines, fmt.Sprintf("deleted the source: copy removed after %s", elapsed)), nil
 	}
@@ -277,7 +285,7 @@ func waitForDeletion(ctx context.Context, c client.Client, key client.ObjectKey)
 			return false, err
 		})
 	if err != nil {
-		return 0, fmt.Errorf("copy of %s in cluster-2 was not deleted: %w", key, err)
+		return 0, fmt.Errorf("Secret %s was not deleted: %w", key, err)
 	}
 	return time.Since(start).Round(time.Millisecond), nil
 }
