@@ -23,7 +23,7 @@ func (c *secretCheck) checkKeyMatch(chain *chainValue, key *certs.PrivateKey) in
 			return position
 		}
 	}
-	leaf := c.facts.Leaf
+	leaf := chain.bundle.Certificates[0]
 	c.add(RuleKeyMismatch, c.facts.KeyKey, certs.NoBlock,
 		"the private key does not match the leaf certificate (%s, block %d of %s) nor any other certificate; "+
 			"store the key the certificate was issued for", describe(leaf.X509), leaf.Block+1, c.facts.CertKey)
@@ -109,8 +109,10 @@ func (c *secretCheck) checkValidity(cert *x509.Certificate, key string, block in
 		c.add(RuleExpiringSoon, key, block, "leaf expires in %s (%s); renew it",
 			formatRemaining(cert.NotAfter.Sub(c.now)), formatTime(cert.NotAfter))
 	}
-	for _, issuer := range distinct(c.facts.Chain)[1:] {
-		c.checkIssuerExpiry(issuer, key, "intermediate", cert.NotAfter)
+	for _, issuer := range distinct(c.facts.Chain) {
+		if issuer != c.facts.Leaf {
+			c.checkIssuerExpiry(issuer, key, "intermediate", cert.NotAfter)
+		}
 	}
 }
 

@@ -238,6 +238,40 @@ func TestChainOrderMessage(t *testing.T) {
 	}
 }
 
+// TestCheckSecretLeafNotFirst checks that the leaf rules judge the
+// certificate the key matches, not block 1, when the leaf comes second.
+func TestCheckSecretLeafNotFirst(t *testing.T) {
+	day := 24 * time.Hour
+	root := testcerts.New(t, testcerts.Options{CommonName: "order root", IsCA: true, KeyKind: testcerts.ECDSAP256,
+		KeyIndex: 210})
+	mid := testcerts.New(t, testcerts.Options{CommonName: "order intermediate", IsCA: true, KeyKind: testcerts.ECDSAP256,
+		KeyIndex: 211, Issuer: root})
+	leaf := testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP256, Issuer: mid,
+		NotBefore: testNow.Add(-day), NotAfter: testNow.Add(10 * day)})
+	secret := tlsSecret(join(mid.CertPEM, leaf.CertPEM), leaf.KeyPEM)
+
+	facts, findings := CheckSecret(secret, Policy{}, testNow)
+	got := rules(findings)
+	for _, want := range []RuleID{RuleChainOrder, RuleExpiringSoon} {
+		if !slices.Contains(got, want) {
+			t.Errorf("findings %v lack %s", findings, want)
+		}
+	}
+	for _, notWant := range []RuleID{RuleNoSAN, RuleLeafIsCA, RuleMissingServerAuth, RuleCAExpiresFirst} {
+		if slices.Contains(got, notWant) {
+			t.Errorf("findings %v include %s", findings, notWant)
+		}
+	}
+	for _, f := range findings {
+		if f.Rule == RuleExpiringSoon && f.Block != 1 {
+			t.Errorf("expiring-soon block = %d, want 1 (the leaf)", f.Block)
+		}
+	}
+	if facts.Leaf == nil || facts.Leaf.SHA256 != sha256Of(leaf.X509.Raw) {
+		t.Error("facts.Leaf is not the certificate the key matches")
+	}
+}
+
 func TestCheckSecretKeyStrength(t *testing.T) {
 	rsa1024 := testcerts.New(t, testcerts.Options{KeyKind: testcerts.RSA1024})
 	p521 := testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP521})
