@@ -60,12 +60,22 @@ func (c *secretCheck) reportOrder(chain *chainValue, leafPosition int) {
 	} else {
 		message.WriteString("the certificates are not each signed by the next one; ")
 	}
-	fmt.Fprintf(&message, "order them as blocks %s (leaf first, each followed by its issuer)", blockList(chain, path))
-	if len(unrelated) > 0 {
-		fmt.Fprintf(&message, "; blocks %s are not in the leaf's chain, remove them or add the missing intermediate",
+	// When the path is the leaf alone there is no order to give, because
+	// every other block is outside the leaf's chain and listed below.
+	if len(path) > 1 {
+		fmt.Fprintf(&message, "order them as blocks %s (leaf first, each followed by its issuer); ", blockList(chain, path))
+	}
+	switch len(unrelated) {
+	case 0:
+	case 1:
+		fmt.Fprintf(&message, "block %s is not in the leaf's chain, remove it or add the missing intermediate",
+			blockList(chain, unrelated))
+	default:
+		fmt.Fprintf(&message, "blocks %s are not in the leaf's chain, remove them or add the missing intermediate",
 			blockList(chain, unrelated))
 	}
-	c.add(RuleChainOrder, c.facts.CertKey, certs.NoBlock, "%s", message.String())
+	text := strings.TrimSuffix(message.String(), "; ")
+	c.add(RuleChainOrder, c.facts.CertKey, certs.NoBlock, "%s", text)
 }
 
 func blockList(chain *chainValue, positions []int) string {
