@@ -10,7 +10,8 @@ import (
 // label values, so they never change once released.
 type Reason string
 
-// Reasons returned by the parser.
+// Reasons. The parser returns each of them except ReasonKeyOnly, which
+// the exporter reports for a whole value.
 const (
 	ReasonEmpty           Reason = "empty"
 	ReasonNotPEM          Reason = "not-pem"
@@ -22,6 +23,17 @@ const (
 	ReasonUnexpectedBlock Reason = "unexpected-block"
 	ReasonEncryptedKey    Reason = "encrypted-key"
 	ReasonUnsupportedKey  Reason = "unsupported-key"
+
+	// ReasonNegativeSerial marks a certificate whose serial number is
+	// negative. RFC 5280 requires a positive serial and Go's x509 parser
+	// rejects the certificate since Go 1.23, but many TLS stacks accept
+	// it. Only ParseCertificatesLenient returns it; ParseCertificates
+	// reports such a block as ReasonMalformed.
+	ReasonNegativeSerial Reason = "negative-serial"
+	// ReasonKeyOnly marks a certificate value that contains only private
+	// key blocks. The parser returns ReasonUnexpectedBlock for each of
+	// them; the exporter reports the value as a whole with this reason.
+	ReasonKeyOnly Reason = "key-only"
 )
 
 // NoBlock is the block index of an error that concerns the value as a whole.

@@ -14,14 +14,6 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
-// reasonNegativeSerial marks a certificate whose serial number is
-// negative. RFC 5280 requires a positive serial and Go's x509 parser
-// rejects the certificate since Go 1.23, but many TLS stacks accept it.
-//
-// NOTE: unexported until the Reason list in errors.go carries it; the
-// exporter reads it through Error.Reason.
-const reasonNegativeSerial Reason = "negative-serial"
-
 // LenientCertificate holds what the lenient reader recovers from a
 // certificate that x509.ParseCertificate rejected: enough to report its
 // validity, but no verified structure.
@@ -54,7 +46,7 @@ type LenientBundle struct {
 // ParseCertificatesLenient parses data like ParseCertificates and then
 // reads the validity of every CERTIFICATE block that the strict parser
 // rejected from its TBSCertificate. A block with a negative serial number
-// is reported as reason "negative-serial" instead of ReasonMalformed.
+// is reported as ReasonNegativeSerial instead of ReasonMalformed.
 func ParseCertificatesLenient(data []byte) (*LenientBundle, error) {
 	bundle, err := ParseCertificates(data)
 	if bundle == nil {
@@ -77,7 +69,7 @@ func ParseCertificatesLenient(data []byte) (*LenientBundle, error) {
 		recovered.Block = blockErr.Block
 		result.Recovered = append(result.Recovered, recovered)
 		if recovered.SerialNumber.Sign() < 0 {
-			result.Errors[i] = &Error{Reason: reasonNegativeSerial, Block: blockErr.Block,
+			result.Errors[i] = &Error{Reason: ReasonNegativeSerial, Block: blockErr.Block,
 				Err: fmt.Errorf("the serial number is negative, which RFC 5280 forbids; reissue the certificate: %w", blockErr.Err)}
 		}
 	}

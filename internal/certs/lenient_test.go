@@ -27,7 +27,7 @@ func TestParseCertificatesLenient(t *testing.T) {
 		recovered  int
 	}{
 		{"valid chain", chain.CertPEM(), 2, nil, 0},
-		{"negative serial", join(negative, chain.Intermediates[0].CertPEM), 1, []certs.Reason{"negative-serial"}, 1},
+		{"negative serial", join(negative, chain.Intermediates[0].CertPEM), 1, []certs.Reason{certs.ReasonNegativeSerial}, 1},
 		{"malformed san", badSAN, 0, []certs.Reason{certs.ReasonMalformed}, 1},
 		{"truncated", join(chain.Leaf.CertPEM, truncated), 1, []certs.Reason{certs.ReasonMalformed}, 0},
 	}

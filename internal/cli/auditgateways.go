@@ -242,33 +242,10 @@ func (a *gatewayAuditor) referenceGranted(fromNamespace string) func(namespace, 
 			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(grants[i].Object, &grant); err != nil {
 				return false, fmt.Errorf("decode ReferenceGrant %s/%s: %w", namespace, grants[i].GetName(), err)
 			}
-			if grantsSecret(&grant.Spec, fromNamespace, name) {
+			if validate.GrantsSecret(&grant.Spec, fromNamespace, name) {
 				return true, nil
 			}
 		}
 		return false, nil
 	}
-}
-
-// grantsSecret reports whether spec lets Gateways of fromNamespace refer
-// to the Secret name.
-// NOTE: internal/webhook has the same function; both belong in
-// internal/validate so that the webhook and audit cannot drift apart.
-func grantsSecret(spec *gatewayv1beta1.ReferenceGrantSpec, fromNamespace, name string) bool {
-	from := false
-	for _, f := range spec.From {
-		if f.Group == gatewayv1.GroupName && f.Kind == "Gateway" && string(f.Namespace) == fromNamespace {
-			from = true
-			break
-		}
-	}
-	if !from {
-		return false
-	}
-	for _, to := range spec.To {
-		if to.Group == "" && to.Kind == "Secret" && (to.Name == nil || *to.Name == "" || string(*to.Name) == name) {
-			return true
-		}
-	}
-	return false
 }

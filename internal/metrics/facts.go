@@ -17,11 +17,6 @@ const (
 	roleCA           = "ca"
 )
 
-// reasonKeyOnly marks a certificate value that holds only private keys.
-//
-// NOTE: defined here until internal/certs carries it as a Reason.
-const reasonKeyOnly certs.Reason = "key-only"
-
 // valueKind says how to read a value: as a chain served by a gateway
 // (tls.crt, cert) or as a bundle of trusted CAs (ca.crt, cacert).
 type valueKind uint8

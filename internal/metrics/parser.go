@@ -93,13 +93,13 @@ func (p *parser) internCert(sum [sha256.Size]byte, build func() *certFacts) *cer
 }
 
 // reasonsOf returns the distinct, sorted reasons of the bundle's errors. A
-// value of private keys alone is reported as key-only.
+// value of private keys alone is reported as certs.ReasonKeyOnly.
 func reasonsOf(data []byte, bundle *certs.LenientBundle) []string {
 	if len(bundle.Errors) == 0 {
 		return nil
 	}
 	if len(bundle.Certificates) == 0 && len(bundle.Recovered) == 0 && onlyPrivateKeys(data) {
-		return []string{string(reasonKeyOnly)}
+		return []string{string(certs.ReasonKeyOnly)}
 	}
 	reasons := make([]string, 0, len(bundle.Errors))
 	for _, err := range bundle.Errors {

@@ -23,7 +23,7 @@ func (c *secretCheck) checkKeyMatch(chain *chainValue, key *certs.PrivateKey) in
 			return position
 		}
 	}
-	leaf := c.facts.Leaf
+	leaf := chain.bundle.Certificates[0]
 	c.add(RuleKeyMismatch, c.facts.KeyKey, certs.NoBlock,
 		"the private key does not match the leaf certificate (%s, block %d of %s) nor any other certificate; "+
 			"store the key the certificate was issued for", describe(leaf.X509), leaf.Block+1, c.facts.CertKey)
@@ -60,12 +60,22 @@ func (c *secretCheck) reportOrder(chain *chainValue, leafPosition int) {
 	} else {
 		message.WriteString("the certificates are not each signed by the next one; ")
 	}
-	fmt.Fprintf(&message, "order them as blocks %s (leaf first, each followed by its issuer)", blockList(chain, path))
-	if len(unrelated) > 0 {
-		fmt.Fprintf(&message, "; blocks %s are not in the leaf's chain, remove them or add the missing intermediate",
+	// When the path is the leaf alone there is no order to give, because
+	// every other block is outside the leaf's chain and listed below.
+	if len(path) > 1 {
+		fmt.Fprintf(&message, "order them as blocks %s (leaf first, each followed by its issuer); ", blockList(chain, path))
+	}
+	switch len(unrelated) {
+	case 0:
+	case 1:
+		fmt.Fprintf(&message, "block %s is not in the leaf's chain, remove it or add the missing intermediate",
+			blockList(chain, unrelated))
+	default:
+		fmt.Fprintf(&message, "blocks %s are not in the leaf's chain, remove them or add the missing intermediate",
 			blockList(chain, unrelated))
 	}
-	c.add(RuleChainOrder, c.facts.CertKey, certs.NoBlock, "%s", message.String())
+	text := strings.TrimSuffix(message.String(), "; ")
+	c.add(RuleChainOrder, c.facts.CertKey, certs.NoBlock, "%s", text)
 }
 
 func blockList(chain *chainValue, positions []int) string {
@@ -109,8 +119,10 @@ func (c *secretCheck) checkValidity(cert *x509.Certificate, key string, block in
 		c.add(RuleExpiringSoon, key, block, "leaf expires in %s (%s); renew it",
 			formatRemaining(cert.NotAfter.Sub(c.now)), formatTime(cert.NotAfter))
 	}
-	for _, issuer := range distinct(c.facts.Chain)[1:] {
-		c.checkIssuerExpiry(issuer, key, "intermediate", cert.NotAfter)
+	for _, issuer := range distinct(c.facts.Chain) {
+		if issuer != c.facts.Leaf {
+			c.checkIssuerExpiry(issuer, key, "intermediate", cert.NotAfter)
+		}
 	}
 }
 

@@ -20,7 +20,8 @@ type SecretFacts struct {
 	CertKey string
 	KeyKey  string
 	// Chain holds the certificates of CertKey that parsed, in the order
-	// of the value; Leaf is the first of them, the one a gateway serves.
+	// of the value. Leaf is the one of them the private key matches, or
+	// the first when there is no key or it matches none.
 	Chain []*certs.Certificate
 	Leaf  *certs.Certificate
 	// Key is the public half of the private key, or nil.
@@ -130,10 +131,10 @@ func (c *secretCheck) checkServed(layout Layout) {
 		return
 	}
 	c.facts.Chain = chain.bundle.Certificates
-	c.facts.Leaf = chain.bundle.Certificates[0]
 	c.facts.Key = key
 
 	leafPosition := c.checkKeyMatch(chain, key)
+	c.facts.Leaf = chain.certificateAt(leafPosition)
 	c.checkChain(chain, leafPosition)
 	c.checkLeaf(c.facts.Leaf)
 }

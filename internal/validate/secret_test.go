@@ -226,15 +226,70 @@ func TestCheckSecretKeyAndOrder(t *testing.T) {
 
 func TestChainOrderMessage(t *testing.T) {
 	chain := testcerts.NewChain(t, 4, testcerts.Options{KeyKind: testcerts.ECDSAP256})
-	secret := tlsSecret(join(chain.Intermediates[1].CertPEM, chain.Intermediates[0].CertPEM, chain.Leaf.CertPEM),
-		chain.Leaf.KeyPEM)
-	_, findings := CheckSecret(secret, Policy{}, testNow)
-	denials := findings.Denials()
-	if len(denials) != 1 {
-		t.Fatalf("denials = %v, want one", denials)
+	leaf, mid2, mid1 := chain.Leaf.CertPEM, chain.Intermediates[1].CertPEM, chain.Intermediates[0].CertPEM
+	other := testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP256, KeyIndex: 1})
+	another := testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP256, KeyIndex: 2})
+	tests := []struct {
+		name    string
+		value   []byte
+		want    string
+		notWant string
+	}{
+		{"leaf last", join(mid2, mid1, leaf), "order them as blocks 3, 1, 2 (leaf first", "not in the leaf's chain"},
+		{"one unrelated", join(chain.CertPEM(), other.CertPEM),
+			"; block 4 is not in the leaf's chain, remove it or add the missing intermediate", "blocks 4"},
+		{"two unrelated", join(leaf, other.CertPEM, another.CertPEM),
+			"; blocks 2, 3 are not in the leaf's chain, remove them or add the missing intermediate", "order them"},
+		{"leaf alone", join(other.CertPEM, leaf), "must come first; block 1 is not in the leaf's chain", "order them"},
 	}
-	if want := "order them as blocks 3, 1, 2"; !strings.Contains(denials[0].Message, want) {
-		t.Errorf("message %q lacks %q", denials[0].Message, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, findings := CheckSecret(tlsSecret(tt.value, chain.Leaf.KeyPEM), Policy{}, testNow)
+			denials := findings.Denials()
+			if len(denials) != 1 {
+				t.Fatalf("denials = %v, want one", denials)
+			}
+			if !strings.Contains(denials[0].Message, tt.want) {
+				t.Errorf("message %q lacks %q", denials[0].Message, tt.want)
+			}
+			if strings.Contains(denials[0].Message, tt.notWant) {
+				t.Errorf("message %q contains %q", denials[0].Message, tt.notWant)
+			}
+		})
+	}
+}
+
+// TestCheckSecretLeafNotFirst checks that the leaf rules judge the
+// certificate the key matches, not block 1, when the leaf comes second.
+func TestCheckSecretLeafNotFirst(t *testing.T) {
+	day := 24 * time.Hour
+	root := testcerts.New(t, testcerts.Options{CommonName: "order root", IsCA: true, KeyKind: testcerts.ECDSAP256,
+		KeyIndex: 210})
+	mid := testcerts.New(t, testcerts.Options{CommonName: "order intermediate", IsCA: true, KeyKind: testcerts.ECDSAP256,
+		KeyIndex: 211, Issuer: root})
+	leaf := testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP256, Issuer: mid,
+		NotBefore: testNow.Add(-day), NotAfter: testNow.Add(10 * day)})
+	secret := tlsSecret(join(mid.CertPEM, leaf.CertPEM), leaf.KeyPEM)
+
+	facts, findings := CheckSecret(secret, Policy{}, testNow)
+	got := rules(findings)
+	for _, want := range []RuleID{RuleChainOrder, RuleExpiringSoon} {
+		if !slices.Contains(got, want) {
+			t.Errorf("findings %v lack %s", findings, want)
+		}
+	}
+	for _, notWant := range []RuleID{RuleNoSAN, RuleLeafIsCA, RuleMissingServerAuth, RuleCAExpiresFirst} {
+		if slices.Contains(got, notWant) {
+			t.Errorf("findings %v include %s", findings, notWant)
+		}
+	}
+	for _, f := range findings {
+		if f.Rule == RuleExpiringSoon && f.Block != 1 {
+			t.Errorf("expiring-soon block = %d, want 1 (the leaf)", f.Block)
+		}
+	}
+	if facts.Leaf == nil || facts.Leaf.SHA256 != sha256Of(leaf.X509.Raw) {
+		t.Error("facts.Leaf is not the certificate the key matches")
 	}
 }
 

@@ -264,31 +264,12 @@ func (l *Lookups) referenceGranted(ctx context.Context, fromNamespace string) fu
 			return false, fmt.Errorf("list ReferenceGrants in %s: %w", namespace, err)
 		}
 		for i := range grants.Items {
-			if grantsSecret(&grants.Items[i].Spec, fromNamespace, name) {
+			if validate.GrantsSecret(&grants.Items[i].Spec, fromNamespace, name) {
 				return true, nil
 			}
 		}
 		return false, nil
 	}
-}
-
-func grantsSecret(spec *gatewayv1beta1.ReferenceGrantSpec, fromNamespace, name string) bool {
-	from := false
-	for _, f := range spec.From {
-		if f.Group == gatewayv1.GroupName && f.Kind == "Gateway" && string(f.Namespace) == fromNamespace {
-			from = true
-			break
-		}
-	}
-	if !from {
-		return false
-	}
-	for _, to := range spec.To {
-		if to.Group == "" && to.Kind == "Secret" && (to.Name == nil || *to.Name == "" || string(*to.Name) == name) {
-			return true
-		}
-	}
-	return false
 }
 
 // namespaceTerminating reports whether the namespace is being deleted.

@@ -54,15 +54,33 @@ func init() {
 // the policy gives them.
 func InitMetrics(webhook string, policy validate.Policy, rules []validate.Rule) {
 	requestDuration.WithLabelValues(webhook)
-	for _, operation := range []admissionv1.Operation{admissionv1.Create, admissionv1.Update} {
+	initRequests(webhook, admissionv1.Create, admissionv1.Update)
+	for _, rule := range rules {
+		initFindings(webhook, policy, rule.ID)
+	}
+}
+
+// initSecretUseMetrics creates the series validate-secret adds when it
+// also checks Secret writes against the Gateways that use them: DELETE
+// requests, and the in-use findings with the actions policy gives them.
+func initSecretUseMetrics(policy validate.Policy) {
+	initRequests(ValidateSecretName, admissionv1.Delete)
+	initFindings(ValidateSecretName, policy, validate.RuleSecretInUse)
+	initFindings(ValidateSecretName, policy, validate.RuleDeleteInUse)
+}
+
+func initRequests(webhook string, operations ...admissionv1.Operation) {
+	for _, operation := range operations {
 		for _, result := range []string{ResultAllowed, ResultDenied, ResultWarned, ResultError} {
 			requestsTotal.WithLabelValues(webhook, string(operation), result)
 		}
 	}
-	for _, rule := range rules {
-		if action := policy.ActionFor(rule.ID); action != validate.Ignore {
-			findingsTotal.WithLabelValues(webhook, string(rule.ID), string(action))
-		}
+}
+
+// initFindings creates the finding series of rule unless policy ignores it.
+func initFindings(webhook string, policy validate.Policy, rule validate.RuleID) {
+	if action := policy.ActionFor(rule); action != validate.Ignore {
+		findingsTotal.WithLabelValues(webhook, string(rule), string(action))
 	}
 }
 

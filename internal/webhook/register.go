@@ -39,4 +39,7 @@ func RegisterSecretWebhooks(server ctrlwebhook.Server, scheme *runtime.Scheme, o
 
 	InitMetrics(ValidateSecretName, opts.Policy, validate.Rules)
 	InitMetrics(MutateSecretName, opts.Policy, nil)
+	if opts.Users != nil {
+		initSecretUseMetrics(opts.Users.Policy)
+	}
 }

@@ -198,7 +198,10 @@ func testProbesAndMetrics(t *testing.T, wc *webhookCluster) {
 	metrics := get(t, "http://"+wc.metricsAddress+"/metrics")
 	for _, want := range []string{
 		`meshcert_webhook_requests_total{operation="UPDATE",result="error",webhook="validate-secret"}`,
+		`meshcert_webhook_requests_total{operation="DELETE",result="denied",webhook="validate-secret"}`,
 		`meshcert_webhook_findings_total{action="deny",rule="key-mismatch",webhook="validate-secret"}`,
+		`meshcert_webhook_findings_total{action="deny",rule="secret-in-use",webhook="validate-secret"}`,
+		`meshcert_webhook_findings_total{action="warn",rule="delete-in-use",webhook="validate-secret"}`,
 		`meshcert_webhook_request_duration_seconds_bucket{webhook="mutate-secret",le="0.001"}`,
 	} {
 		if !strings.Contains(metrics, want) {
