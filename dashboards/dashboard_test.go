@@ -14,9 +14,9 @@ import (
 	"github.com/prometheus/prometheus/storage"
 )
 
-// NOTE: the fixture is written by hand in the shared metric names. Once
-// the exporter's golden scrapes exist, load those as well, so a renamed
-// metric fails here.
+// fixture is a scrape written by hand with series of every component, so
+// that every panel has data; TestDashboardMetricsExistInExporterScrape
+// checks its exporter metrics against the exporter's real output.
 const fixture = "testdata/scrape.prom"
 
 type dashboard struct {
@@ -183,4 +183,74 @@ func evaluate(t *testing.T, engine *promql.Engine, db storage.Queryable, expr st
 		t.Fatalf("evaluate %s: unexpected result type %T", expr, result.Value)
 		return 0
 	}
+}
+
+// exporterGolden is the exporter's own scrape of every fixture, which its
+// golden test keeps current.
+const exporterGolden = "../internal/metrics/testdata/golden/all.prom"
+
+// exporterMetric matches the families the exporter publishes.
+var exporterMetric = regexp.MustCompile(`^meshcert_(certificate|secret|exporter)_`)
+
+// TestDashboardMetricsExistInExporterScrape fails when a panel queries an
+// exporter metric, or a label of one, that the exporter does not publish,
+// so renaming a metric or label in the exporter breaks this test rather
+// than the dashboard.
+func TestDashboardMetricsExistInExporterScrape(t *testing.T) {
+	published := scrapeLabels(t, exporterGolden)
+	promqlParser := parser.NewParser(parser.Options{})
+
+	for _, p := range queryPanels(loadDashboard(t).Panels) {
+		for _, tg := range p.Targets {
+			expr, err := promqlParser.ParseExpr(variableValues.Replace(tg.Expr))
+			if err != nil {
+				t.Fatalf("panel %q query %s: %v", p.Title, tg.RefID, err)
+			}
+			parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
+				selector, ok := node.(*parser.VectorSelector)
+				if !ok || !exporterMetric.MatchString(selector.Name) {
+					return nil
+				}
+				labels, ok := published[selector.Name]
+				if !ok {
+					t.Errorf("panel %q queries %s, which the exporter does not publish", p.Title, selector.Name)
+					return nil
+				}
+				for _, matcher := range selector.LabelMatchers {
+					if matcher.Name != "__name__" && matcher.Name != "cluster" && !labels[matcher.Name] {
+						t.Errorf("panel %q selects %s{%s}, a label the exporter does not set",
+							p.Title, selector.Name, matcher.Name)
+					}
+				}
+				return nil
+			})
+		}
+	}
+}
+
+// scrapeLabels returns each metric name of a text scrape with the label
+// names its series carry.
+func scrapeLabels(t *testing.T, path string) map[string]map[string]bool {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read exporter scrape: %v", err)
+	}
+	series := regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s`)
+	label := regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="`)
+	out := map[string]map[string]bool{}
+	for line := range strings.Lines(string(data)) {
+		match := series.FindStringSubmatch(line)
+		if match == nil {
+			continue
+		}
+		name := match[1]
+		if out[name] == nil {
+			out[name] = map[string]bool{}
+		}
+		for _, l := range label.FindAllStringSubmatch(match[2], -1) {
+			out[name][l[1]] = true
+		}
+	}
+	return out
 }
