@@ -105,13 +105,15 @@ func factsFromLenient(cert *certs.LenientCertificate) *certFacts {
 	}
 }
 
-// roleOf returns the role of a certificate at position (counting
-// certificates, not blocks) in a value of kind.
-func roleOf(kind valueKind, position int, facts *certFacts) string {
+// roleOf returns the role of a certificate in a value of kind. The leaf
+// is the first certificate that is not a CA, wherever it stands, so a
+// chain stored out of order still has its leaf labelled; leafSeen says
+// whether an earlier certificate of the value took that role.
+func roleOf(kind valueKind, leafSeen bool, facts *certFacts) string {
 	switch {
 	case kind == caValue:
 		return roleCA
-	case position == 0 && !facts.isCA:
+	case !leafSeen && !facts.isCA:
 		return roleLeaf
 	case facts.isCA && facts.selfSigned:
 		return roleRoot

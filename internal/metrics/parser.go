@@ -70,13 +70,15 @@ func (p *parser) build(data []byte, kind valueKind) *valueFacts {
 
 	facts := &valueFacts{reasons: reasonsOf(data, bundle)}
 	seen := make(map[*certFacts]bool, len(blocks))
+	leafSeen := false
 	for _, b := range blocks {
 		if seen[b.facts] {
 			facts.duplicates++
 			continue
 		}
 		seen[b.facts] = true
-		role := roleOf(kind, len(facts.certs), b.facts)
+		role := roleOf(kind, leafSeen, b.facts)
+		leafSeen = leafSeen || role == roleLeaf
 		facts.certs = append(facts.certs, certSeries{facts: b.facts, index: strconv.Itoa(b.index), role: role})
 		if len(facts.certs) == 1 || b.facts.notAfter < facts.expiry {
 			facts.expiry = b.facts.notAfter
