@@ -12,8 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-
-	"github.com/meshcert/meshcert/internal/crds"
 )
 
 // controlPlane is one local kube-apiserver and etcd.
@@ -38,13 +36,11 @@ func newScheme() (*runtime.Scheme, error) {
 
 // startControlPlane starts an API server with the mesh CRDs and writes a
 // cluster-admin kubeconfig for it into dir.
-func startControlPlane(name, dir string, scheme *runtime.Scheme, warnings rest.WarningHandler) (*controlPlane, error) {
-	paths, err := crds.Paths()
-	if err != nil {
-		return nil, fmt.Errorf("locate CRDs: %w", err)
-	}
+func startControlPlane(
+	name, dir string, crdPaths []string, scheme *runtime.Scheme, warnings rest.WarningHandler,
+) (*controlPlane, error) {
 	env := &envtest.Environment{
-		CRDDirectoryPaths:        paths,
+		CRDDirectoryPaths:        crdPaths,
 		ErrorIfCRDPathMissing:    true,
 		Scheme:                   scheme,
 		ControlPlaneStartTimeout: 2 * time.Minute,

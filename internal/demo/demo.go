@@ -40,8 +40,13 @@ type step struct {
 	run   func(ctx context.Context) ([]string, error)
 }
 
+// ErrInterrupted is returned when ctx ends before the demo has finished.
+var ErrInterrupted = errors.New("demo interrupted")
+
 // Run starts the system, runs every step and stops everything again, also
-// when ctx is cancelled. It returns an error when any step failed.
+// when ctx is cancelled. It returns an error when any step failed, and
+// ErrInterrupted when ctx ended first. The working folder with the
+// kubeconfigs and logs is kept only after a failure, or with KeepDir.
 func Run(ctx context.Context, opts Options) (err error) {
 	// envtest logs through controller-runtime's global logger; the demo
 	// prints its own progress instead.
@@ -51,17 +56,23 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return fmt.Errorf("create working folder: %w", err)
 	}
 	defer func() {
-		if err != nil || opts.KeepDir {
+		if ctx.Err() != nil {
+			err = ErrInterrupted
+		}
+		if opts.KeepDir || (err != nil && !errors.Is(err, ErrInterrupted)) {
 			fmt.Fprintf(opts.Out, "\nKubeconfigs and logs are kept in %s\n", dir)
 			return
 		}
 		os.RemoveAll(dir)
 	}()
 
-	fmt.Fprintln(opts.Out, "Starting two control planes, the webhook and the exporter (the first run builds them)...")
+	fmt.Fprintln(opts.Out, "Starting two control planes, the webhook and the exporter...")
 	started := time.Now()
 	sys, err := startSystem(ctx, opts, dir)
 	defer func() {
+		if ctx.Err() != nil {
+			fmt.Fprintln(opts.Out, "\nInterrupted: stopping the webhook, the exporter and the control planes.")
+		}
 		if stopErr := sys.stop(); stopErr != nil {
 			fmt.Fprintf(opts.Out, "Cleanup failed: %v\n", stopErr)
 			err = errors.Join(err, stopErr)
@@ -78,11 +89,15 @@ func Run(ctx context.Context, opts Options) (err error) {
 func runSteps(ctx context.Context, out io.Writer, steps []step) error {
 	var failed []string
 	for i, s := range steps {
-		fmt.Fprintf(out, "\n[%d/%d] %s\n", i+1, len(steps), s.title)
 		if ctx.Err() != nil {
-			return fmt.Errorf("demo interrupted: %w", ctx.Err())
+			return ErrInterrupted
 		}
+		fmt.Fprintf(out, "\n[%d/%d] %s\n", i+1, len(steps), s.title)
 		lines, err := s.run(ctx)
+		if ctx.Err() != nil {
+			// A step cut short by Ctrl-C did not misbehave.
+			return ErrInterrupted
+		}
 		for _, line := range lines {
 			fmt.Fprintf(out, "      %s\n", strings.ReplaceAll(line, "\n", "\n      "))
 		}

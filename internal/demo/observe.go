@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -123,12 +124,22 @@ func (s *system) evaluateAlerts(ctx context.Context, scrapePath string) ([]strin
 	return alerts, nil
 }
 
+// alignColumns lines up the tab-separated columns that meshcert prints
+// when its output is not a terminal, as it is here.
+func alignColumns(out []byte) []string {
+	var aligned bytes.Buffer
+	writer := tabwriter.NewWriter(&aligned, 0, 4, 2, ' ', 0)
+	writer.Write(out)
+	writer.Flush()
+	return strings.Split(strings.TrimRight(aligned.String(), "\n"), "\n")
+}
+
 func (s *system) listCertificates() func(context.Context) ([]string, error) {
 	return func(ctx context.Context) ([]string, error) {
 		cmd := exec.CommandContext(ctx, filepath.Join(s.opts.BinDir, "meshcert"), "list", "--all-namespaces")
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+s.source().kubeconfig)
 		out, err := cmd.CombinedOutput()
-		lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+		lines := alignColumns(out)
 		if err != nil {
 			return lines, fmt.Errorf("meshcert list: %w", err)
 		}

@@ -20,6 +20,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/meshcert/meshcert/internal/crds"
 	"github.com/meshcert/meshcert/internal/wellknown"
 )
 
@@ -75,13 +76,18 @@ func startSystem(ctx context.Context, opts Options, dir string) (*system, error)
 // startControlPlanes starts both control planes at once, since each takes
 // several seconds.
 func (s *system) startControlPlanes() error {
+	crdPaths, err := crds.Paths()
+	if err != nil {
+		return fmt.Errorf("locate the Istio and Gateway API CRDs: %w; "+
+			"run the demo from the meshcert repository with 'make demo', whose go.mod pins them", err)
+	}
 	names := []string{"cluster-1", "cluster-2"}
 	planes := make([]*controlPlane, len(names))
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Go(func() {
-			planes[i], errs[i] = startControlPlane(name, s.dir, s.scheme, s.warnings)
+			planes[i], errs[i] = startControlPlane(name, s.dir, crdPaths, s.scheme, s.warnings)
 		})
 	}
 	wg.Wait()
