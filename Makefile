@@ -45,7 +45,7 @@ build: ## Build meshcert, the webhook and the exporter into bin/.
 	$(GO) build -trimpath -o $(BIN)/ ./cmd/...
 
 .PHONY: tools
-tools: ## Build kube-apiserver, etcd, helm and promtool into ~/.cache/meshcert (first run: about 10 minutes).
+tools: ## Build kube-apiserver, etcd, helm and promtool into ~/.cache/meshcert (first run: 15 to 25 minutes on 2 cores).
 	@$(TOOLS_ENV) && env | grep -E '^(TEST_ASSET_|MESHCERT_(HELM|PROMTOOL))' | sort
 
 .PHONY: test
