@@ -98,9 +98,15 @@ func parseKeyBlock(block Block) (*PrivateKey, error) {
 		parsed any
 		err    error
 	)
+	rsaDER, isPKCS8RSA := pkcs8RSAKey(block.Bytes)
+	switch {
+	case block.Type == "RSA PRIVATE KEY":
+		return rsaPrivateKey(block, block.Bytes)
+	case isPKCS8RSA:
+		return rsaPrivateKey(block, rsaDER)
+	}
+
 	switch block.Type {
-	case "RSA PRIVATE KEY":
-		parsed, err = x509.ParsePKCS1PrivateKey(block.Bytes)
 	case "EC PRIVATE KEY":
 		parsed, err = x509.ParseECPrivateKey(block.Bytes)
 	default:
@@ -116,6 +122,15 @@ func parseKeyBlock(block Block) (*PrivateKey, error) {
 		return nil, newError(ReasonUnsupportedKey, block.Index, "unsupported private key type %T", parsed)
 	}
 	public := signer.Public()
+	return &PrivateKey{Block: block.Index, PublicKeyInfo: DescribePublicKey(public), Public: public}, nil
+}
+
+func rsaPrivateKey(block Block, der []byte) (*PrivateKey, error) {
+	public, err := parseRSAKey(der)
+	if err != nil {
+		return nil, &Error{Reason: ReasonMalformed, Block: block.Index,
+			Err: fmt.Errorf("parse %s: %w", block.Type, err)}
+	}
 	return &PrivateKey{Block: block.Index, PublicKeyInfo: DescribePublicKey(public), Public: public}, nil
 }
 
