@@ -25,10 +25,9 @@ import (
 )
 
 // TestDashboardQueriesOnExporterOutput runs the real exporter binary on
-// certificate files that expire at chosen times around fixtureTime and
-// evaluates every panel that reads only exporter metrics on its scrape
-// alone, so each such panel is proven to show data the exporter really
-// produces, not only the hand-written fixture.
+// certificate files that expire at chosen times around fixtureTime. Every
+// panel that reads only exporter metrics is evaluated on that scrape
+// alone, which proves it shows data the exporter really produces.
 func TestDashboardQueriesOnExporterOutput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the exporter")
