@@ -52,6 +52,7 @@ func NewManager(config *rest.Config, opts Options, logger logr.Logger) (manager.
 	mgr, err := ctrl.NewManager(config, ctrl.Options{
 		Scheme:                  scheme,
 		Logger:                  logger,
+		Cache:                   cacheOptions(opts.Namespace),
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsBindAddress},
 		HealthProbeBindAddress:  opts.HealthProbeBindAddress,
 		LeaderElection:          opts.LeaderElect,
