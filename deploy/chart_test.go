@@ -12,6 +12,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/meshcert/meshcert/internal/certrotation"
 )
 
 func TestChartLint(t *testing.T) {
@@ -45,7 +47,7 @@ func TestChartOptionalKinds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := kinds(render(t, "test", "meshcert", tt.sets...))
+			got := kinds(render(t, "test", "meshcert-system", tt.sets...))
 			for kind, want := range tt.want {
 				if got[kind] != want {
 					t.Errorf("%s objects = %d, want %d", kind, got[kind], want)
@@ -81,7 +83,7 @@ func TestSchemaRejectsUnknownKeys(t *testing.T) {
 // TestWebhookClientConfig checks that every webhook calls the Service in
 // front of the webhook pods, on the path cmd/webhook serves for it.
 func TestWebhookClientConfig(t *testing.T) {
-	objects := render(t, "prod", "meshcert")
+	objects := render(t, "prod", "meshcert-system")
 	const serviceName = "prod-meshcert-webhook"
 	wantPaths := map[string]string{
 		"validate-secret.meshcert.io":        "/validate-secret",
@@ -118,8 +120,8 @@ func TestWebhookClientConfig(t *testing.T) {
 			name := webhook["name"].(string)
 			seen[name] = true
 			svc, _, _ := unstructured.NestedMap(webhook, "clientConfig", "service")
-			if svc["name"] != serviceName || svc["namespace"] != "meshcert" || svc["port"] != int64(443) {
-				t.Errorf("%s calls service %v, want %s/%s port 443", name, svc, "meshcert", serviceName)
+			if svc["name"] != serviceName || svc["namespace"] != "meshcert-system" || svc["port"] != int64(443) {
+				t.Errorf("%s calls service %v, want %s/%s port 443", name, svc, "meshcert-system", serviceName)
 			}
 			if svc["path"] != wantPaths[name] {
 				t.Errorf("%s path = %v, want %q", name, svc["path"], wantPaths[name])
@@ -161,7 +163,7 @@ func containerPorts(container map[string]any) []string {
 func TestRestrictedPodSecurity(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
-			for _, obj := range render(t, "test", "meshcert", v.sets...) {
+			for _, obj := range render(t, "test", "meshcert-system", v.sets...) {
 				if obj.GetKind() != "Deployment" {
 					continue
 				}
@@ -234,7 +236,7 @@ func TestManifestUpToDate(t *testing.T) {
 // TestAlertThresholdsFromValues renders the PrometheusRule with custom
 // thresholds and checks the rules with promtool.
 func TestAlertThresholdsFromValues(t *testing.T) {
-	objects := render(t, "test", "meshcert", "prometheusRule.enabled=true",
+	objects := render(t, "test", "meshcert-system", "prometheusRule.enabled=true",
 		"alerts.expiryWarningDays=45", "alerts.expiryCriticalDays=14", "webhook.timeoutSeconds=5")
 	rule := find(t, objects, "PrometheusRule", "test-meshcert")
 	spec, _, _ := unstructured.NestedMap(rule.Object, "spec")
@@ -271,4 +273,39 @@ func promtool(t *testing.T) string {
 			"and sets it, or run eval \"$(hack/tools/env.sh)\" from the repository root first")
 	}
 	return path
+}
+
+// TestChartFullname checks the prefix of resource names: a release name
+// that contains the chart name is used alone, so release "meshcert" does
+// not produce "meshcert-meshcert-webhook".
+func TestChartFullname(t *testing.T) {
+	tests := []struct {
+		release string
+		sets    []string
+		want    string
+	}{
+		{"meshcert", nil, "meshcert-webhook"},
+		{"meshcert-prod", nil, "meshcert-prod-webhook"},
+		{"prod", nil, "prod-meshcert-webhook"},
+		{"prod", []string{"fullnameOverride=certs"}, "certs-webhook"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.release+strings.Join(tt.sets, ","), func(t *testing.T) {
+			objects := render(t, tt.release, "meshcert-system", tt.sets...)
+			find(t, objects, "Deployment", tt.want)
+			find(t, objects, "Service", tt.want)
+			find(t, objects, "ValidatingWebhookConfiguration", tt.want)
+		})
+	}
+}
+
+// TestRotationDefaultsMatchChart checks that certrotation's default names
+// are those of the chart's objects for release "meshcert", so the webhook
+// run without --cert-rotation.* flags finds them.
+func TestRotationDefaultsMatchChart(t *testing.T) {
+	objects := render(t, "meshcert", "meshcert-system")
+	find(t, objects, "Secret", certrotation.DefaultSecretName)
+	find(t, objects, "Service", certrotation.DefaultServiceName)
+	find(t, objects, "ValidatingWebhookConfiguration", certrotation.DefaultWebhookName)
+	find(t, objects, "MutatingWebhookConfiguration", certrotation.DefaultWebhookName)
 }

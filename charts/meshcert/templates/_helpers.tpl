@@ -4,14 +4,21 @@
 {{- end }}
 
 {{/*
-Prefix of every resource name: "<release>-meshcert". It is cut to 50
-characters so that suffixes such as "-webhook-cert" fit in 63.
+Prefix of every resource name: the release name when it contains the
+chart name (release "meshcert" gives "meshcert-webhook"), otherwise
+"<release>-meshcert". It is cut to 50 characters so that suffixes such
+as "-webhook-cert" fit in 63.
 */}}
 {{- define "meshcert.fullname" -}}
 {{- if .Values.fullnameOverride }}
 {{- .Values.fullnameOverride | trunc 50 | trimSuffix "-" }}
 {{- else }}
-{{- printf "%s-%s" .Release.Name (include "meshcert.name" .) | trunc 50 | trimSuffix "-" }}
+{{- $name := include "meshcert.name" . }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 50 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 50 | trimSuffix "-" }}
+{{- end }}
 {{- end }}
 {{- end }}
 
