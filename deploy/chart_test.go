@@ -309,3 +309,44 @@ func TestRotationDefaultsMatchChart(t *testing.T) {
 	find(t, objects, "ValidatingWebhookConfiguration", certrotation.DefaultWebhookName)
 	find(t, objects, "MutatingWebhookConfiguration", certrotation.DefaultWebhookName)
 }
+
+// TestRenderedYAMLStrict parses every rendered document strictly, as
+// kubectl and the API server's strict field validation do: a repeated
+// key, such as a label written twice, fails.
+func TestRenderedYAMLStrict(t *testing.T) {
+	withPodLabels := variant{"pod labels", []string{"podLabels.team=certs", "podLabels.app\\.kubernetes\\.io/name=other"}}
+	for _, v := range append(slices.Clone(variants), withPodLabels) {
+		t.Run(v.name, func(t *testing.T) {
+			args := append([]string{"template", "test", chartDir, "--namespace", "meshcert-system"}, setArgs(v.sets)...)
+			out, err := runHelm(t, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, doc := range strings.Split(out, "\n---\n") {
+				if _, err := yaml.YAMLToJSONStrict([]byte(doc)); err != nil {
+					t.Errorf("document %d: %v\n%s", i, err, doc)
+				}
+			}
+		})
+	}
+}
+
+// TestPodLabelsKeepSelector checks that podLabels add labels to the pods
+// but cannot change the labels the Deployment selects its pods by.
+func TestPodLabelsKeepSelector(t *testing.T) {
+	objects := render(t, "test", "meshcert-system", "exporter.sidecar=false",
+		"podLabels.team=certs", "podLabels.app\\.kubernetes\\.io/name=other")
+	for _, name := range []string{"test-meshcert-webhook", "test-meshcert-exporter"} {
+		deployment := find(t, objects, "Deployment", name)
+		selector, _, _ := unstructured.NestedStringMap(deployment.Object, "spec", "selector", "matchLabels")
+		labels, _, _ := unstructured.NestedStringMap(deployment.Object, "spec", "template", "metadata", "labels")
+		for key, value := range selector {
+			if labels[key] != value {
+				t.Errorf("%s pod label %s = %q, want the selector's %q", name, key, labels[key], value)
+			}
+		}
+		if labels["team"] != "certs" {
+			t.Errorf("%s pod label team = %q, want certs", name, labels["team"])
+		}
+	}
+}

@@ -56,6 +56,18 @@ app.kubernetes.io/instance: {{ $root.Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 
+{{/*
+Labels of one component's pods; pass (list $ "webhook"). Each key appears
+once: podLabels may override the common labels but never the selector
+labels, which the Deployment's selector must match.
+*/}}
+{{- define "meshcert.podLabels" -}}
+{{- $root := index . 0 -}}
+{{- $selector := include "meshcert.selectorLabels" . | fromYaml -}}
+{{- $common := include "meshcert.labels" $root | fromYaml -}}
+{{- merge $selector (deepCopy $root.Values.podLabels) $common | toYaml }}
+{{- end }}
+
 {{/* Pod security context: the restricted Pod Security Standard. */}}
 {{- define "meshcert.podSecurityContext" -}}
 runAsNonRoot: true
