@@ -350,3 +350,36 @@ func TestPodLabelsKeepSelector(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicasNeedLeaderElection checks that the chart rejects several
+// webhook replicas without leader election, since each would run the
+// mirror controller.
+func TestReplicasNeedLeaderElection(t *testing.T) {
+	tests := []struct {
+		name    string
+		sets    []string
+		wantErr bool
+	}{
+		{"three without election", []string{"replicaCount=3", "leaderElection.enabled=false"}, true},
+		{"three with election", []string{"replicaCount=3", "leaderElection.enabled=true"}, false},
+		{"one without election", []string{"replicaCount=1", "leaderElection.enabled=false"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"template", "test", chartDir}, setArgs(tt.sets)...)
+			_, err := runHelm(t, args...)
+			if !tt.wantErr {
+				if err != nil {
+					t.Fatalf("helm template failed: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("helm template rendered the chart, want a failure")
+			}
+			if !strings.Contains(err.Error(), "leaderElection.enabled is false") {
+				t.Errorf("error does not name leaderElection.enabled: %v", err)
+			}
+		})
+	}
+}
