@@ -179,7 +179,7 @@ func (s *fileSource) read(path string) bool {
 	if slices.Contains(caFileNames, name) {
 		kind = caValue
 	}
-	value := s.parser.parse(data, kind)
+	value := s.parser.parseFile(data, kind)
 	done()
 	s.state.set(&object{source: sourceFile, path: path, keys: []keyValue{{key: labelValue(name), value: value}}})
 	s.logger.V(logging.Debug).Info("Parsed file", "path", path, "certificates", len(value.certs), "reasons", value.reasons)

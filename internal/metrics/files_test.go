@@ -2,8 +2,10 @@ package metrics
 
 import (
 	"context"
+	"encoding/pem"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -122,5 +124,42 @@ func symlink(t *testing.T, target, link string) {
 	t.Helper()
 	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFileSkipsPrivateKeys checks that a file may combine certificates
+// with their private key, while a Secret's certificate value may not, and
+// that other non-certificate blocks in a file are still reported.
+func TestFileSkipsPrivateKeys(t *testing.T) {
+	f := fixtures(t)
+	key := testcerts.EncodePKCS8(t, testcerts.Key(t, testcerts.ECDSAP256, 9))
+	crl := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: []byte{0x30, 0x00}})
+	tests := []struct {
+		name        string
+		data        []byte
+		file        bool
+		wantReasons []string
+		wantCerts   int
+	}{
+		{"file cert then key", join(f["leaf"], key), true, nil, 1},
+		{"file key then chain", join(key, f["leaf"], f["intermediate"]), true, nil, 2},
+		{"file key and crl", join(f["leaf"], key, crl), true, []string{"unexpected-block"}, 1},
+		{"secret cert then key", join(f["leaf"], key), false, []string{"unexpected-block"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newParser()
+			parse := p.parse
+			if tt.file {
+				parse = p.parseFile
+			}
+			facts := parse(tt.data, chainValue)
+			if !slices.Equal(facts.reasons, tt.wantReasons) {
+				t.Errorf("reasons = %v, want %v", facts.reasons, tt.wantReasons)
+			}
+			if len(facts.certs) != tt.wantCerts {
+				t.Errorf("certificates = %d, want %d", len(facts.certs), tt.wantCerts)
+			}
+		})
 	}
 }
