@@ -383,3 +383,32 @@ func TestReplicasNeedLeaderElection(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderedNoWhitespaceLines checks that no rendered line consists of
+// indentation alone, which an include of an empty helper leaves behind.
+// The alert rules and the dashboard are skipped: they embed copied files
+// in block scalars, where an indented blank line is content.
+func TestRenderedNoWhitespaceLines(t *testing.T) {
+	embedding := []string{"templates/alerts-prometheusrule.yaml", "templates/dashboard-configmap.yaml"}
+	scheduling := variant{"scheduling", []string{"exporter.sidecar=false", "priorityClassName=high", "nodeSelector.zone=a"}}
+	for _, v := range append(slices.Clone(variants), scheduling) {
+		t.Run(v.name, func(t *testing.T) {
+			args := append([]string{"template", "test", chartDir, "--namespace", "meshcert-system"}, setArgs(v.sets)...)
+			out, err := runHelm(t, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, doc := range strings.Split(out, "\n---\n") {
+				if slices.ContainsFunc(embedding, func(source string) bool { return strings.Contains(doc, source) }) {
+					continue
+				}
+				lines := strings.Split(doc, "\n")
+				for i, line := range lines {
+					if line != "" && strings.TrimSpace(line) == "" {
+						t.Errorf("whitespace-only line after %q in\n%s", lines[max(i-1, 0)], doc)
+					}
+				}
+			}
+		})
+	}
+}

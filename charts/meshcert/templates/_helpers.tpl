@@ -173,7 +173,7 @@ service:
 
 {{/* Annotations that let cert-manager's cainjector fill the CA bundles. */}}
 {{- define "meshcert.webhookConfigAnnotations" -}}
-{{- if .Values.certManager.enabled }}
+{{- if .Values.certManager.enabled -}}
 annotations:
   cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/{{ include "meshcert.webhookName" . }}
 {{- end }}
