@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Renders charts/meshcert with its default values, release "meshcert" in
-# namespace "meshcert-system", into one manifest for kubectl apply, preceded by
-# the namespace. 'make manifests' writes it to deploy/meshcert.yaml.
+# namespace "meshcert-system", into one manifest for kubectl apply,
+# preceded by the namespace. 'make manifests' writes it to deploy/meshcert.yaml.
 #
 # Usage: MESHCERT_HELM=/path/to/helm hack/render-manifest.sh
 set -euo pipefail
