@@ -148,7 +148,7 @@ func checkWebhookSelection(t *testing.T, c client.Client) {
 		{"docker config with ca.crt", secret("apps", "pull", corev1.SecretTypeDockerConfigJson, dockerConfig, nil), ""},
 		{"helm release", secret("apps", "sh.helm.release.v1.x.v1", "helm.sh/release.v1", map[string][]byte{"release": []byte("x"), "cert": []byte("x")}, nil), ""},
 		{"kube-system", secret("kube-system", "tls", corev1.SecretTypeTLS, certData, nil), ""},
-		{"release namespace", secret("meshcert", "tls", corev1.SecretTypeTLS, certData, nil), ""},
+		{"release namespace", secret("meshcert-system", "tls", corev1.SecretTypeTLS, certData, nil), ""},
 		{"opted-out namespace", secret("opted-out", "tls", corev1.SecretTypeTLS, certData, nil), ""},
 		{"istio gateway", istioGateway("apps"), "/validate-istio-gateway"},
 		{"gateway api gateway", apiGateway("apps"), "/validate-gateway-api"},

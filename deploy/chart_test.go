@@ -12,6 +12,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/meshcert/meshcert/internal/certrotation"
 )
 
 func TestChartLint(t *testing.T) {
@@ -45,7 +47,7 @@ func TestChartOptionalKinds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := kinds(render(t, "test", "meshcert", tt.sets...))
+			got := kinds(render(t, "test", "meshcert-system", tt.sets...))
 			for kind, want := range tt.want {
 				if got[kind] != want {
 					t.Errorf("%s objects = %d, want %d", kind, got[kind], want)
@@ -81,7 +83,7 @@ func TestSchemaRejectsUnknownKeys(t *testing.T) {
 // TestWebhookClientConfig checks that every webhook calls the Service in
 // front of the webhook pods, on the path cmd/webhook serves for it.
 func TestWebhookClientConfig(t *testing.T) {
-	objects := render(t, "prod", "meshcert")
+	objects := render(t, "prod", "meshcert-system")
 	const serviceName = "prod-meshcert-webhook"
 	wantPaths := map[string]string{
 		"validate-secret.meshcert.io":        "/validate-secret",
@@ -118,8 +120,8 @@ func TestWebhookClientConfig(t *testing.T) {
 			name := webhook["name"].(string)
 			seen[name] = true
 			svc, _, _ := unstructured.NestedMap(webhook, "clientConfig", "service")
-			if svc["name"] != serviceName || svc["namespace"] != "meshcert" || svc["port"] != int64(443) {
-				t.Errorf("%s calls service %v, want %s/%s port 443", name, svc, "meshcert", serviceName)
+			if svc["name"] != serviceName || svc["namespace"] != "meshcert-system" || svc["port"] != int64(443) {
+				t.Errorf("%s calls service %v, want %s/%s port 443", name, svc, "meshcert-system", serviceName)
 			}
 			if svc["path"] != wantPaths[name] {
 				t.Errorf("%s path = %v, want %q", name, svc["path"], wantPaths[name])
@@ -161,7 +163,7 @@ func containerPorts(container map[string]any) []string {
 func TestRestrictedPodSecurity(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
-			for _, obj := range render(t, "test", "meshcert", v.sets...) {
+			for _, obj := range render(t, "test", "meshcert-system", v.sets...) {
 				if obj.GetKind() != "Deployment" {
 					continue
 				}
@@ -234,7 +236,7 @@ func TestManifestUpToDate(t *testing.T) {
 // TestAlertThresholdsFromValues renders the PrometheusRule with custom
 // thresholds and checks the rules with promtool.
 func TestAlertThresholdsFromValues(t *testing.T) {
-	objects := render(t, "test", "meshcert", "prometheusRule.enabled=true",
+	objects := render(t, "test", "meshcert-system", "prometheusRule.enabled=true",
 		"alerts.expiryWarningDays=45", "alerts.expiryCriticalDays=14", "webhook.timeoutSeconds=5")
 	rule := find(t, objects, "PrometheusRule", "test-meshcert")
 	spec, _, _ := unstructured.NestedMap(rule.Object, "spec")
@@ -271,4 +273,142 @@ func promtool(t *testing.T) string {
 			"and sets it, or run eval \"$(hack/tools/env.sh)\" from the repository root first")
 	}
 	return path
+}
+
+// TestChartFullname checks the prefix of resource names: a release name
+// that contains the chart name is used alone, so release "meshcert" does
+// not produce "meshcert-meshcert-webhook".
+func TestChartFullname(t *testing.T) {
+	tests := []struct {
+		release string
+		sets    []string
+		want    string
+	}{
+		{"meshcert", nil, "meshcert-webhook"},
+		{"meshcert-prod", nil, "meshcert-prod-webhook"},
+		{"prod", nil, "prod-meshcert-webhook"},
+		{"prod", []string{"fullnameOverride=certs"}, "certs-webhook"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.release+strings.Join(tt.sets, ","), func(t *testing.T) {
+			objects := render(t, tt.release, "meshcert-system", tt.sets...)
+			find(t, objects, "Deployment", tt.want)
+			find(t, objects, "Service", tt.want)
+			find(t, objects, "ValidatingWebhookConfiguration", tt.want)
+		})
+	}
+}
+
+// TestRotationDefaultsMatchChart checks that certrotation's default names
+// are those of the chart's objects for release "meshcert", so the webhook
+// run without --cert-rotation.* flags finds them.
+func TestRotationDefaultsMatchChart(t *testing.T) {
+	objects := render(t, "meshcert", "meshcert-system")
+	find(t, objects, "Secret", certrotation.DefaultSecretName)
+	find(t, objects, "Service", certrotation.DefaultServiceName)
+	find(t, objects, "ValidatingWebhookConfiguration", certrotation.DefaultWebhookName)
+	find(t, objects, "MutatingWebhookConfiguration", certrotation.DefaultWebhookName)
+}
+
+// TestRenderedYAMLStrict parses every rendered document strictly, as
+// kubectl and the API server's strict field validation do: a repeated
+// key, such as a label written twice, fails.
+func TestRenderedYAMLStrict(t *testing.T) {
+	withPodLabels := variant{"pod labels", []string{"podLabels.team=certs", "podLabels.app\\.kubernetes\\.io/name=other"}}
+	for _, v := range append(slices.Clone(variants), withPodLabels) {
+		t.Run(v.name, func(t *testing.T) {
+			args := append([]string{"template", "test", chartDir, "--namespace", "meshcert-system"}, setArgs(v.sets)...)
+			out, err := runHelm(t, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, doc := range strings.Split(out, "\n---\n") {
+				if _, err := yaml.YAMLToJSONStrict([]byte(doc)); err != nil {
+					t.Errorf("document %d: %v\n%s", i, err, doc)
+				}
+			}
+		})
+	}
+}
+
+// TestPodLabelsKeepSelector checks that podLabels add labels to the pods
+// but cannot change the labels the Deployment selects its pods by.
+func TestPodLabelsKeepSelector(t *testing.T) {
+	objects := render(t, "test", "meshcert-system", "exporter.sidecar=false",
+		"podLabels.team=certs", "podLabels.app\\.kubernetes\\.io/name=other")
+	for _, name := range []string{"test-meshcert-webhook", "test-meshcert-exporter"} {
+		deployment := find(t, objects, "Deployment", name)
+		selector, _, _ := unstructured.NestedStringMap(deployment.Object, "spec", "selector", "matchLabels")
+		labels, _, _ := unstructured.NestedStringMap(deployment.Object, "spec", "template", "metadata", "labels")
+		for key, value := range selector {
+			if labels[key] != value {
+				t.Errorf("%s pod label %s = %q, want the selector's %q", name, key, labels[key], value)
+			}
+		}
+		if labels["team"] != "certs" {
+			t.Errorf("%s pod label team = %q, want certs", name, labels["team"])
+		}
+	}
+}
+
+// TestReplicasNeedLeaderElection checks that the chart rejects several
+// webhook replicas without leader election, since each would run the
+// mirror controller.
+func TestReplicasNeedLeaderElection(t *testing.T) {
+	tests := []struct {
+		name    string
+		sets    []string
+		wantErr bool
+	}{
+		{"three without election", []string{"replicaCount=3", "leaderElection.enabled=false"}, true},
+		{"three with election", []string{"replicaCount=3", "leaderElection.enabled=true"}, false},
+		{"one without election", []string{"replicaCount=1", "leaderElection.enabled=false"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"template", "test", chartDir}, setArgs(tt.sets)...)
+			_, err := runHelm(t, args...)
+			if !tt.wantErr {
+				if err != nil {
+					t.Fatalf("helm template failed: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("helm template rendered the chart, want a failure")
+			}
+			if !strings.Contains(err.Error(), "leaderElection.enabled is false") {
+				t.Errorf("error does not name leaderElection.enabled: %v", err)
+			}
+		})
+	}
+}
+
+// TestRenderedNoWhitespaceLines checks that no rendered line consists of
+// indentation alone, which an include of an empty helper leaves behind.
+// The alert rules and the dashboard are skipped: they embed copied files
+// in block scalars, where an indented blank line is content.
+func TestRenderedNoWhitespaceLines(t *testing.T) {
+	embedding := []string{"templates/alerts-prometheusrule.yaml", "templates/dashboard-configmap.yaml"}
+	scheduling := variant{"scheduling", []string{"exporter.sidecar=false", "priorityClassName=high", "nodeSelector.zone=a"}}
+	for _, v := range append(slices.Clone(variants), scheduling) {
+		t.Run(v.name, func(t *testing.T) {
+			args := append([]string{"template", "test", chartDir, "--namespace", "meshcert-system"}, setArgs(v.sets)...)
+			out, err := runHelm(t, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, doc := range strings.Split(out, "\n---\n") {
+				if slices.ContainsFunc(embedding, func(source string) bool { return strings.Contains(doc, source) }) {
+					continue
+				}
+				lines := strings.Split(doc, "\n")
+				for i, line := range lines {
+					if line != "" && strings.TrimSpace(line) == "" {
+						t.Errorf("whitespace-only line after %q in\n%s", lines[max(i-1, 0)], doc)
+					}
+				}
+			}
+		})
+	}
 }

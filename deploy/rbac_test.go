@@ -26,18 +26,18 @@ import (
 func TestChartRotationWithChartRBAC(t *testing.T) {
 	cluster := testenv.Start(t, testenv.Options{})
 	ctx := testenv.Context(t)
-	createNamespace(t, cluster.Client, "meshcert", nil)
-	objects := render(t, "meshcert", "meshcert")
+	createNamespace(t, cluster.Client, "meshcert-system", nil)
+	objects := render(t, "meshcert", "meshcert-system")
 	apply(t, cluster.Client, objects)
 
 	opts := chartRotationOptions(t, objects)
-	opts.Namespace = "meshcert"
+	opts.Namespace = "meshcert-system"
 	opts.CertDir = t.TempDir()
 
 	config := rest.CopyConfig(cluster.Config)
 	config.Impersonate = rest.ImpersonationConfig{
-		UserName: "system:serviceaccount:meshcert:meshcert-meshcert-webhook",
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:meshcert", "system:authenticated"},
+		UserName: "system:serviceaccount:meshcert-system:meshcert-webhook",
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:meshcert-system", "system:authenticated"},
 	}
 	mgr, err := manager.New(config, manager.Options{
 		Scheme:                 testenv.Scheme,
@@ -63,7 +63,7 @@ func TestChartRotationWithChartRBAC(t *testing.T) {
 	}
 
 	var validating admissionregistrationv1.ValidatingWebhookConfiguration
-	if err := cluster.Client.Get(ctx, client.ObjectKey{Name: "meshcert-meshcert-webhook"}, &validating); err != nil {
+	if err := cluster.Client.Get(ctx, client.ObjectKey{Name: "meshcert-webhook"}, &validating); err != nil {
 		t.Fatalf("get validating configuration: %v", err)
 	}
 	for _, wh := range validating.Webhooks {
@@ -72,7 +72,7 @@ func TestChartRotationWithChartRBAC(t *testing.T) {
 		}
 	}
 	var mutating admissionregistrationv1.MutatingWebhookConfiguration
-	if err := cluster.Client.Get(ctx, client.ObjectKey{Name: "meshcert-meshcert-webhook"}, &mutating); err != nil {
+	if err := cluster.Client.Get(ctx, client.ObjectKey{Name: "meshcert-webhook"}, &mutating); err != nil {
 		t.Fatalf("get mutating configuration: %v", err)
 	}
 	for _, wh := range mutating.Webhooks {
@@ -86,7 +86,7 @@ func TestChartRotationWithChartRBAC(t *testing.T) {
 // webhook container with certrotation's own flag set.
 func chartRotationOptions(t *testing.T, objects []*unstructured.Unstructured) certrotation.Options {
 	t.Helper()
-	args, _, _ := unstructured.NestedStringSlice(webhookContainer(t, objects, "meshcert-meshcert-webhook"), "args")
+	args, _, _ := unstructured.NestedStringSlice(webhookContainer(t, objects, "meshcert-webhook"), "args")
 	var rotationArgs []string
 	for _, arg := range args {
 		if strings.HasPrefix(arg, "--cert-rotation.") {
@@ -109,11 +109,11 @@ func chartRotationOptions(t *testing.T, objects []*unstructured.Unstructured) ce
 // the chart may do.
 func TestChartPermissions(t *testing.T) {
 	cluster := testenv.Start(t, testenv.Options{})
-	createNamespace(t, cluster.Client, "meshcert", nil)
-	apply(t, cluster.Client, render(t, "meshcert", "meshcert", "exporter.sidecar=false"))
+	createNamespace(t, cluster.Client, "meshcert-system", nil)
+	apply(t, cluster.Client, render(t, "meshcert", "meshcert-system", "exporter.sidecar=false"))
 
-	webhook := "system:serviceaccount:meshcert:meshcert-meshcert-webhook"
-	exporter := "system:serviceaccount:meshcert:meshcert-meshcert-exporter"
+	webhook := "system:serviceaccount:meshcert-system:meshcert-webhook"
+	exporter := "system:serviceaccount:meshcert-system:meshcert-exporter"
 	tests := []struct {
 		user      string
 		verb      string
@@ -137,10 +137,10 @@ func TestChartPermissions(t *testing.T) {
 		{webhook, "update", "gateway.networking.k8s.io", "gateways", "apps", "", false},
 		{webhook, "create", "", "events", "apps", "", true},
 		{webhook, "create", "events.k8s.io", "events", "apps", "", true},
-		{webhook, "create", "coordination.k8s.io", "leases", "meshcert", "", true},
+		{webhook, "create", "coordination.k8s.io", "leases", "meshcert-system", "", true},
 		{webhook, "create", "coordination.k8s.io", "leases", "apps", "", false},
-		{webhook, "update", "admissionregistration.k8s.io", "validatingwebhookconfigurations", "", "meshcert-meshcert-webhook", true},
-		{webhook, "update", "admissionregistration.k8s.io", "mutatingwebhookconfigurations", "", "meshcert-meshcert-webhook", true},
+		{webhook, "update", "admissionregistration.k8s.io", "validatingwebhookconfigurations", "", "meshcert-webhook", true},
+		{webhook, "update", "admissionregistration.k8s.io", "mutatingwebhookconfigurations", "", "meshcert-webhook", true},
 		{webhook, "update", "admissionregistration.k8s.io", "validatingwebhookconfigurations", "", "other", false},
 		{exporter, "list", "", "secrets", "apps", "", true},
 		{exporter, "watch", "", "secrets", "apps", "", true},
@@ -149,12 +149,12 @@ func TestChartPermissions(t *testing.T) {
 		{exporter, "list", "", "pods", "apps", "", false},
 	}
 	for _, tt := range tests {
-		name := strings.Join(slices.DeleteFunc([]string{tt.user[len("system:serviceaccount:meshcert:"):], tt.verb, tt.resource, tt.namespace, tt.name},
+		name := strings.Join(slices.DeleteFunc([]string{tt.user[len("system:serviceaccount:meshcert-system:"):], tt.verb, tt.resource, tt.namespace, tt.name},
 			func(s string) bool { return s == "" }), " ")
 		t.Run(name, func(t *testing.T) {
 			review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 				User:   tt.user,
-				Groups: []string{"system:serviceaccounts", "system:serviceaccounts:meshcert", "system:authenticated"},
+				Groups: []string{"system:serviceaccounts", "system:serviceaccounts:meshcert-system", "system:authenticated"},
 				ResourceAttributes: &authorizationv1.ResourceAttributes{
 					Verb: tt.verb, Group: tt.group, Resource: resourceName(tt.resource),
 					Subresource: subresource(tt.resource), Namespace: tt.namespace, Name: tt.name,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Renders charts/meshcert with its default values, release "meshcert" in
-# namespace "meshcert", into one manifest for kubectl apply, preceded by
-# the namespace. 'make manifests' writes it to deploy/meshcert.yaml.
+# namespace "meshcert-system", into one manifest for kubectl apply,
+# preceded by the namespace. 'make manifests' writes it to deploy/meshcert.yaml.
 #
 # Usage: MESHCERT_HELM=/path/to/helm hack/render-manifest.sh
 set -euo pipefail
@@ -16,11 +16,11 @@ cat <<'HEADER'
 apiVersion: v1
 kind: Namespace
 metadata:
-  name: meshcert
+  name: meshcert-system
   labels:
     app.kubernetes.io/part-of: meshcert
     pod-security.kubernetes.io/enforce: restricted
 HEADER
 # --kube-version is the oldest version the chart supports, so the output
 # does not depend on the helm binary's default.
-"$helm" template meshcert "$root/charts/meshcert" --namespace meshcert --kube-version 1.30.0
+"$helm" template meshcert "$root/charts/meshcert" --namespace meshcert-system --kube-version 1.30.0

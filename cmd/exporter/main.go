@@ -21,7 +21,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := app.Run(ctx, &opts, pflag.CommandLine); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		if !app.Logged(err) {
+			fmt.Fprintln(os.Stderr, err)
+		}
 		os.Exit(1)
 	}
 }

@@ -12,9 +12,9 @@ import (
 // and deploy/meshcert.yaml create for a release named "meshcert". The
 // chart passes the names of other releases as flags.
 const (
-	DefaultSecretName  = "meshcert-meshcert-webhook-cert"
-	DefaultServiceName = "meshcert-meshcert-webhook"
-	DefaultWebhookName = "meshcert-meshcert-webhook"
+	DefaultSecretName  = "meshcert-webhook-cert"
+	DefaultServiceName = "meshcert-webhook"
+	DefaultWebhookName = "meshcert-webhook"
 )
 
 // Options configure the rotation of the webhook's serving certificate.

@@ -38,8 +38,12 @@ type fileSource struct {
 	// sums holds the SHA-256 of each file's content at its last read, so
 	// an unchanged file is not parsed again. Only the scan goroutine uses
 	// it.
-	sums   map[string][sha256.Size]byte
-	synced atomic.Bool
+	sums map[string][sha256.Size]byte
+	// unmatched holds the globs that matched no file at the last scan, so
+	// the message is logged once each time a glob stops matching. Only
+	// the scan goroutine uses it.
+	unmatched map[string]bool
+	synced    atomic.Bool
 }
 
 func newFileSource(patterns []string, interval time.Duration, deps sourceDeps) (*fileSource, error) {
@@ -51,8 +55,9 @@ func newFileSource(patterns []string, interval time.Duration, deps sourceDeps) (
 	return &fileSource{
 		patterns: patterns, interval: interval,
 		parser: deps.parser, state: deps.state, self: deps.self,
-		logger: deps.logger.WithValues("source", sourceFile),
-		sums:   map[string][sha256.Size]byte{},
+		logger:    deps.logger.WithValues("source", sourceFile),
+		sums:      map[string][sha256.Size]byte{},
+		unmatched: map[string]bool{},
 	}, nil
 }
 
@@ -128,6 +133,7 @@ func (s *fileSource) scan() {
 	matched := map[string]bool{}
 	for _, pattern := range s.patterns {
 		paths, _ := filepath.Glob(pattern)
+		s.noteUnmatched(pattern, len(paths) == 0)
 		for _, path := range paths {
 			if s.read(path) {
 				matched[path] = true
@@ -147,6 +153,20 @@ func (s *fileSource) scan() {
 		}
 	}
 	s.self.touch(sourceFile)
+}
+
+// noteUnmatched logs once when pattern stops matching any file and once
+// when it matches again. logr has no warning level, so both are Info.
+func (s *fileSource) noteUnmatched(pattern string, unmatched bool) {
+	switch {
+	case unmatched && !s.unmatched[pattern]:
+		s.logger.Info("No file matches a --path glob, scanning again every interval",
+			"glob", pattern, "interval", s.interval)
+		s.unmatched[pattern] = true
+	case !unmatched && s.unmatched[pattern]:
+		s.logger.Info("Files match a --path glob again", "glob", pattern)
+		delete(s.unmatched, pattern)
+	}
 }
 
 // read parses path when its content changed and reports whether the path
@@ -179,9 +199,17 @@ func (s *fileSource) read(path string) bool {
 	if slices.Contains(caFileNames, name) {
 		kind = caValue
 	}
-	value := s.parser.parse(data, kind)
+	value := s.parser.parseFile(data, kind)
 	done()
+	key := objectKey{source: sourceFile, path: path}
+	if !s.state.has(key) {
+		s.logger.Info("Added file", "path", path)
+	}
 	s.state.set(&object{source: sourceFile, path: path, keys: []keyValue{{key: labelValue(name), value: value}}})
 	s.logger.V(logging.Debug).Info("Parsed file", "path", path, "certificates", len(value.certs), "reasons", value.reasons)
+	if len(value.reasons) > 0 {
+		s.logger.Info("File has unusable certificate data, reported as meshcert_secret_error",
+			"path", path, "reasons", value.reasons)
+	}
 	return true
 }

@@ -2,11 +2,15 @@ package metrics
 
 import (
 	"context"
+	"encoding/json"
+	"encoding/pem"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
 	"github.com/go-logr/logr/testr"
 
 	"github.com/meshcert/meshcert/internal/testcerts"
@@ -122,5 +126,106 @@ func symlink(t *testing.T, target, link string) {
 	t.Helper()
 	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFileSkipsPrivateKeys checks that a file may combine certificates
+// with their private key, while a Secret's certificate value may not, and
+// that other non-certificate blocks in a file are still reported.
+func TestFileSkipsPrivateKeys(t *testing.T) {
+	f := fixtures(t)
+	key := testcerts.EncodePKCS8(t, testcerts.Key(t, testcerts.ECDSAP256, 9))
+	crl := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: []byte{0x30, 0x00}})
+	tests := []struct {
+		name        string
+		data        []byte
+		file        bool
+		wantReasons []string
+		wantCerts   int
+	}{
+		{"file cert then key", join(f["leaf"], key), true, nil, 1},
+		{"file key then chain", join(key, f["leaf"], f["intermediate"]), true, nil, 2},
+		{"file key and crl", join(f["leaf"], key, crl), true, []string{"unexpected-block"}, 1},
+		{"secret cert then key", join(f["leaf"], key), false, []string{"unexpected-block"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newParser()
+			parse := p.parse
+			if tt.file {
+				parse = p.parseFile
+			}
+			facts := parse(tt.data, chainValue)
+			if !slices.Equal(facts.reasons, tt.wantReasons) {
+				t.Errorf("reasons = %v, want %v", facts.reasons, tt.wantReasons)
+			}
+			if len(facts.certs) != tt.wantCerts {
+				t.Errorf("certificates = %d, want %d", len(facts.certs), tt.wantCerts)
+			}
+		})
+	}
+}
+
+// recordLogs replaces the file source's logger with one that keeps the
+// message and values of every line it logs.
+func recordLogs(s *fileSource) *[]map[string]any {
+	var lines []map[string]any
+	s.logger = funcr.NewJSON(func(obj string) {
+		var line map[string]any
+		if err := json.Unmarshal([]byte(obj), &line); err == nil {
+			lines = append(lines, line)
+		}
+	}, funcr.Options{})
+	return &lines
+}
+
+// TestFileSourceLogs checks that each change is logged once: a glob that
+// stops or starts matching, an added or removed file, and a file whose
+// content has an error reason. Scans with nothing new log nothing.
+func TestFileSourceLogs(t *testing.T) {
+	f := fixtures(t)
+	crl := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: []byte{0x30, 0x00}})
+	path := filepath.Join(t.TempDir(), "gateway.pem")
+	te := newTestExporter(t, filepath.Join(filepath.Dir(path), "*.pem"))
+	lines := recordLogs(te.files)
+
+	steps := []struct {
+		name   string
+		change func()
+		want   []string
+	}{
+		{"no file", func() {}, []string{"No file matches a --path glob, scanning again every interval"}},
+		{"added", func() { writeFile(t, path, f["leaf"]) }, []string{"Files match a --path glob again", "Added file"}},
+		{"bad block", func() { writeFile(t, path, join(f["leaf"], crl)) },
+			[]string{"File has unusable certificate data, reported as meshcert_secret_error"}},
+		{"removed", func() { os.Remove(path) },
+			[]string{"No file matches a --path glob, scanning again every interval", "Removed file"}},
+	}
+	for _, step := range steps {
+		*lines = nil
+		step.change()
+		te.files.scan()
+		te.files.scan()
+		var got []string
+		for _, line := range *lines {
+			got = append(got, line["msg"].(string))
+		}
+		if !slices.Equal(got, step.want) {
+			t.Errorf("%s: logged %q, want %q", step.name, got, step.want)
+		}
+	}
+	// The last error line names the path and the reason.
+	*lines = nil
+	writeFile(t, path, join(f["leaf"], crl))
+	te.files.scan()
+	if len(*lines) == 0 {
+		t.Fatal("no line logged for a file with an error reason")
+	}
+	last := (*lines)[len(*lines)-1]
+	if last["path"] != path {
+		t.Errorf("error line path = %v, want %s", last["path"], path)
+	}
+	if reasons, _ := last["reasons"].([]any); len(reasons) != 1 || reasons[0] != "unexpected-block" {
+		t.Errorf("error line reasons = %v, want [unexpected-block]", last["reasons"])
 	}
 }

@@ -19,15 +19,21 @@ func FuzzParseValue(f *testing.F) {
 	f.Add(chain.CertPEM())
 	f.Add(append(chain.CertPEM(), chain.CertPEM()...))
 	f.Add(chain.Leaf.KeyPEM)
+	f.Add(append(chain.CertPEM(), chain.Leaf.KeyPEM...))
 	f.Add(testcerts.NegativeSerial(f, chain.Leaf))
 	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n"))
 
 	te := newTestExporter(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		parser := te.sources[sourceSecret].parser
 		for _, kind := range []valueKind{chainValue, caValue} {
-			facts := te.sources[sourceSecret].parser.parse(data, kind)
+			facts := parser.parse(data, kind)
 			if len(facts.certs) == 0 && len(facts.reasons) == 0 {
 				t.Fatal("a value gave neither certificates nor a reason")
+			}
+			fileFacts := parser.parseFile(data, kind)
+			if len(fileFacts.certs) == 0 && len(fileFacts.reasons) == 0 {
+				t.Fatal("a file gave neither certificates nor a reason")
 			}
 		}
 		wrapped := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: data})

@@ -163,21 +163,25 @@ func TestGoldenAll(t *testing.T) {
 	}
 
 	got := scrape(t, te.Gatherer())
+	checkNoKey(t, got, testcerts.EncodePKCS8(t, testcerts.Key(t, testcerts.ECDSAP256, 9)))
 	path := filepath.Join(goldenDir, "all.prom")
 	compareGolden(t, path, got)
 	promtoolCheck(t, got)
 }
 
 // writeFileFixtures writes the files the file source reads in
-// TestGoldenAll: a chain and a CA bundle, named as Kubernetes mounts them.
+// TestGoldenAll: a chain and a CA bundle, named as Kubernetes mounts them,
+// and a certificate followed by its private key in one file.
 func writeFileFixtures(t *testing.T, f map[string][]byte) {
 	t.Helper()
 	if !*update {
 		return
 	}
+	key := testcerts.EncodePKCS8(t, testcerts.Key(t, testcerts.ECDSAP256, 9))
 	files := map[string][]byte{
-		"tls.crt": join(f["leaf"], f["intermediate"]),
-		"ca.crt":  f["root"],
+		"tls.crt":      join(f["leaf"], f["intermediate"]),
+		"ca.crt":       f["root"],
+		"combined.pem": join(f["leaf"], key),
 	}
 	if err := os.MkdirAll("testdata/files", 0o755); err != nil {
 		t.Fatal(err)

@@ -15,8 +15,9 @@ import (
 )
 
 type valueID struct {
-	sum  [sha256.Size]byte
-	kind valueKind
+	sum      [sha256.Size]byte
+	kind     valueKind
+	skipKeys bool
 }
 
 // parser turns values into facts through internal/certs and shares the
@@ -39,17 +40,28 @@ func newParser() *parser {
 
 // parse returns the facts of data read as kind.
 func (p *parser) parse(data []byte, kind valueKind) *valueFacts {
-	id := valueID{sum: sha256.Sum256(data), kind: kind}
+	return p.parseValue(valueID{sum: sha256.Sum256(data), kind: kind}, data)
+}
+
+// parseFile returns the facts of a file's content read as kind. Unlike a
+// Secret's tls.crt, a file may combine the certificate and its private
+// key, so private key blocks are skipped instead of being reported as
+// unexpected-block.
+func (p *parser) parseFile(data []byte, kind valueKind) *valueFacts {
+	return p.parseValue(valueID{sum: sha256.Sum256(data), kind: kind, skipKeys: true}, data)
+}
+
+func (p *parser) parseValue(id valueID, data []byte) *valueFacts {
 	if facts := lookup(&p.mu, p.values, id); facts != nil {
 		return facts
 	}
-	facts := p.build(data, kind)
+	facts := p.build(data, id.kind, id.skipKeys)
 	return intern(&p.mu, p.values, id, facts)
 }
 
 // build parses data and arranges its certificates in block order, merging
 // repeated ones.
-func (p *parser) build(data []byte, kind valueKind) *valueFacts {
+func (p *parser) build(data []byte, kind valueKind, skipKeys bool) *valueFacts {
 	bundle, err := certs.ParseCertificatesLenient(data)
 	if bundle == nil {
 		return &valueFacts{reasons: []string{string(certs.ReasonOf(err))}}
@@ -68,7 +80,7 @@ func (p *parser) build(data []byte, kind valueKind) *valueFacts {
 	}
 	slices.SortFunc(blocks, func(a, b block) int { return cmp.Compare(a.index, b.index) })
 
-	facts := &valueFacts{reasons: reasonsOf(data, bundle)}
+	facts := &valueFacts{reasons: reasonsOf(data, bundle, skipKeys)}
 	seen := make(map[*certFacts]bool, len(blocks))
 	leafSeen := false
 	for _, b := range blocks {
@@ -95,17 +107,29 @@ func (p *parser) internCert(sum [sha256.Size]byte, build func() *certFacts) *cer
 }
 
 // reasonsOf returns the distinct, sorted reasons of the bundle's errors. A
-// value of private keys alone is reported as certs.ReasonKeyOnly.
-func reasonsOf(data []byte, bundle *certs.LenientBundle) []string {
+// value of private keys alone is reported as certs.ReasonKeyOnly. With
+// skipKeys, the unexpected-block error of each private key block is
+// dropped.
+func reasonsOf(data []byte, bundle *certs.LenientBundle, skipKeys bool) []string {
 	if len(bundle.Errors) == 0 {
 		return nil
 	}
 	if len(bundle.Certificates) == 0 && len(bundle.Recovered) == 0 && onlyPrivateKeys(data) {
 		return []string{string(certs.ReasonKeyOnly)}
 	}
+	var keyBlocks map[int]bool
+	if skipKeys {
+		keyBlocks = privateKeyBlocks(data)
+	}
 	reasons := make([]string, 0, len(bundle.Errors))
 	for _, err := range bundle.Errors {
+		if err.Reason == certs.ReasonUnexpectedBlock && keyBlocks[err.Block] {
+			continue
+		}
 		reasons = append(reasons, string(err.Reason))
+	}
+	if len(reasons) == 0 {
+		return nil
 	}
 	slices.Sort(reasons)
 	return slices.Compact(reasons)
@@ -118,11 +142,28 @@ func onlyPrivateKeys(data []byte) bool {
 		return false
 	}
 	for _, block := range blocks {
-		if !strings.HasSuffix(block.Type, "PRIVATE KEY") {
+		if !isPrivateKeyBlock(block) {
 			return false
 		}
 	}
 	return true
+}
+
+// privateKeyBlocks returns the indexes of data's private key blocks. Only
+// the indexes leave this function, never the keys' bytes.
+func privateKeyBlocks(data []byte) map[int]bool {
+	blocks, _ := certs.DecodePEM(data)
+	indexes := map[int]bool{}
+	for _, block := range blocks {
+		if isPrivateKeyBlock(block) {
+			indexes[block.Index] = true
+		}
+	}
+	return indexes
+}
+
+func isPrivateKeyBlock(block certs.Block) bool {
+	return strings.HasSuffix(block.Type, "PRIVATE KEY")
 }
 
 func fingerprintHex(sum [sha256.Size]byte) string {

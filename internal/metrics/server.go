@@ -59,7 +59,7 @@ func (e *Exporter) Handler(telemetryPath string) http.Handler {
 func (e *Exporter) Serve(ctx context.Context, opts ServerOptions) error {
 	listener, err := net.Listen("tcp", opts.Address)
 	if err != nil {
-		return fmt.Errorf("listen on --web.listen-address %s: %w", opts.Address, err)
+		return fmt.Errorf("listen on %s: %w", opts.Address, err)
 	}
 	server := &http.Server{
 		Handler:           e.Handler(opts.TelemetryPath),

@@ -4,14 +4,21 @@
 {{- end }}
 
 {{/*
-Prefix of every resource name: "<release>-meshcert". It is cut to 50
-characters so that suffixes such as "-webhook-cert" fit in 63.
+Prefix of every resource name: the release name when it contains the
+chart name (release "meshcert" gives "meshcert-webhook"), otherwise
+"<release>-meshcert". It is cut to 50 characters so that suffixes such
+as "-webhook-cert" fit in 63.
 */}}
 {{- define "meshcert.fullname" -}}
 {{- if .Values.fullnameOverride }}
 {{- .Values.fullnameOverride | trunc 50 | trimSuffix "-" }}
 {{- else }}
-{{- printf "%s-%s" .Release.Name (include "meshcert.name" .) | trunc 50 | trimSuffix "-" }}
+{{- $name := include "meshcert.name" . }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 50 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 50 | trimSuffix "-" }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -47,6 +54,18 @@ app.kubernetes.io/part-of: meshcert
 app.kubernetes.io/name: {{ include "meshcert.name" $root }}
 app.kubernetes.io/instance: {{ $root.Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
+{{- end }}
+
+{{/*
+Labels of one component's pods; pass (list $ "webhook"). Each key appears
+once: podLabels may override the common labels but never the selector
+labels, which the Deployment's selector must match.
+*/}}
+{{- define "meshcert.podLabels" -}}
+{{- $root := index . 0 -}}
+{{- $selector := include "meshcert.selectorLabels" . | fromYaml -}}
+{{- $common := include "meshcert.labels" $root | fromYaml -}}
+{{- merge $selector (deepCopy $root.Values.podLabels) $common | toYaml }}
 {{- end }}
 
 {{/* Pod security context: the restricted Pod Security Standard. */}}
@@ -154,7 +173,7 @@ service:
 
 {{/* Annotations that let cert-manager's cainjector fill the CA bundles. */}}
 {{- define "meshcert.webhookConfigAnnotations" -}}
-{{- if .Values.certManager.enabled }}
+{{- if .Values.certManager.enabled -}}
 annotations:
   cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/{{ include "meshcert.webhookName" . }}
 {{- end }}

@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"time"
@@ -108,11 +109,23 @@ func serve(ctx context.Context, exporter *metrics.Exporter, o *Options, logger l
 	cancel()
 	<-done
 	if err != nil {
-		logger.Error(err, "Stopped exporter")
-		return err
+		logger.Error(err, "Exporter failed")
+		return loggedError{err}
 	}
 	logger.Info("Stopped exporter")
 	return nil
+}
+
+// loggedError marks an error that Run has already logged.
+type loggedError struct{ error }
+
+func (e loggedError) Unwrap() error { return e.error }
+
+// Logged reports whether Run has already logged err, so the caller need
+// not print it again.
+func Logged(err error) bool {
+	var logged loggedError
+	return errors.As(err, &logged)
 }
 
 // newClient builds a client that reads Secrets as protobuf, which is
