@@ -163,6 +163,9 @@ func serve(t testing.TB, handler http.Handler, encoding string) []byte {
 	if got := recorder.Header().Get("Content-Encoding"); got != encoding {
 		t.Fatalf("Content-Encoding %q, want %q", got, encoding)
 	}
+	if got := recorder.Header().Get("Content-Type"); !strings.HasPrefix(got, "text/plain; version=0.0.4") {
+		t.Fatalf("Content-Type %q, want the text format 0.0.4", got)
+	}
 	return recorder.Body.Bytes()
 }
 
