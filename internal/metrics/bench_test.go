@@ -81,27 +81,43 @@ func BenchmarkTenThousandSecrets(b *testing.B) {
 		b.ReportMetric(float64(peak.Load()-baseline)/(1<<20), "peak-MiB")
 		b.ReportMetric(float64(keyCopies), "key-copies")
 	})
-	b.Run("gather", func(b *testing.B) {
+	b.Run("write", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := exporter.Gatherer().Gather(); err != nil {
+			if err := exporter.state.writeText(io.Discard, exporter.self); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
+	handler := exporter.Handler("/metrics")
 	b.Run("scrape", func(b *testing.B) {
-		handler := exporter.Handler("/metrics")
-		var size int
-		for b.Loop() {
-			recorder := httptest.NewRecorder()
-			handler.ServeHTTP(recorder, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-			if recorder.Code != http.StatusOK {
-				b.Fatalf("scrape status %d", recorder.Code)
-			}
-			size = recorder.Body.Len()
-		}
-		b.ReportMetric(float64(size)/(1<<20), "body-MiB")
+		benchScrape(b, handler, "")
 		b.ReportMetric(float64(bytes.Count(scrapeBody(handler), []byte("\nmeshcert_"))), "series")
 	})
+	b.Run("scrape-gzip", func(b *testing.B) {
+		benchScrape(b, handler, "gzip")
+	})
+}
+
+// benchScrape times scrapes of handler that accept encoding (empty for
+// none) and reports the size of the body as sent.
+func benchScrape(b *testing.B, handler http.Handler, encoding string) {
+	var size int
+	for b.Loop() {
+		recorder := httptest.NewRecorder()
+		request := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		if encoding != "" {
+			request.Header.Set("Accept-Encoding", encoding)
+		}
+		handler.ServeHTTP(recorder, request)
+		if recorder.Code != http.StatusOK {
+			b.Fatalf("scrape status %d", recorder.Code)
+		}
+		if got := recorder.Header().Get("Content-Encoding"); got != encoding {
+			b.Fatalf("Content-Encoding %q, want %q", got, encoding)
+		}
+		size = recorder.Body.Len()
+	}
+	b.ReportMetric(float64(size)/(1<<20), "body-MiB")
 }
 
 func scrapeBody(handler http.Handler) []byte {

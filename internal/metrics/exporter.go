@@ -3,15 +3,12 @@ package metrics
 import (
 	"context"
 	"errors"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	dto "github.com/prometheus/client_model/go"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 )
@@ -52,7 +49,6 @@ type sourceDeps struct {
 // them as metrics.
 type Exporter struct {
 	state   *State
-	certs   *prometheus.Registry
 	self    *prometheus.Registry
 	secrets []*secretSource
 	files   *fileSource
@@ -70,8 +66,7 @@ func New(opts Options) (*Exporter, error) {
 	if opts.RescanInterval <= 0 {
 		opts.RescanInterval = DefaultRescanInterval
 	}
-	e := &Exporter{state: NewState(), certs: prometheus.NewRegistry(), self: prometheus.NewRegistry(), logger: opts.Logger}
-	e.certs.MustRegister(NewCollector(e.state))
+	e := &Exporter{state: NewState(), self: prometheus.NewRegistry(), logger: opts.Logger}
 	if opts.RuntimeMetrics {
 		e.self.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -135,30 +130,4 @@ func (e *Exporter) Ready() bool {
 		}
 	}
 	return e.files == nil || e.files.synced.Load()
-}
-
-// Gatherer returns the certificate metrics and the exporter's own metrics,
-// gathered together.
-func (e *Exporter) Gatherer() prometheus.Gatherer {
-	return joinedGatherer{e.certs, e.self}
-}
-
-// joinedGatherer concatenates the families of registries whose metric
-// names are disjoint, as the certificate and self registries are by their
-// prefixes. Unlike prometheus.Gatherers, it does not check and sort every
-// series a second time, which doubles the cost of a large scrape.
-type joinedGatherer []prometheus.Gatherer
-
-func (g joinedGatherer) Gather() ([]*dto.MetricFamily, error) {
-	var families []*dto.MetricFamily
-	var errs []error
-	for _, gatherer := range g {
-		gathered, err := gatherer.Gather()
-		families = append(families, gathered...)
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	slices.SortFunc(families, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
-	return families, errors.Join(errs...)
 }

@@ -7,9 +7,6 @@ import (
 	"net"
 	"net/http"
 	"time"
-
-	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Server timeouts. A scrape of a large cluster writes megabytes, so the
@@ -20,7 +17,6 @@ const (
 	writeTimeout      = time.Minute
 	idleTimeout       = 2 * time.Minute
 	shutdownTimeout   = 10 * time.Second
-	scrapeTimeout     = 30 * time.Second
 )
 
 // ServerOptions configure the HTTP server.
@@ -35,12 +31,7 @@ type ServerOptions struct {
 // liveness at /healthz and readiness at /readyz.
 func (e *Exporter) Handler(telemetryPath string) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(telemetryPath, promhttp.HandlerFor(e.Gatherer(), promhttp.HandlerOpts{
-		ErrorLog:            promLogger{e.logger},
-		ErrorHandling:       promhttp.ContinueOnError,
-		MaxRequestsInFlight: 4,
-		Timeout:             scrapeTimeout,
-	}))
+	mux.Handle(telemetryPath, e.metricsHandler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = fmt.Fprintln(w, "ok")
 	})
@@ -84,11 +75,4 @@ func (e *Exporter) Serve(ctx context.Context, opts ServerOptions) error {
 		return fmt.Errorf("shut down the metrics server: %w", err)
 	}
 	return nil
-}
-
-// promLogger passes promhttp's errors to the structured log.
-type promLogger struct{ logger logr.Logger }
-
-func (l promLogger) Println(v ...any) {
-	l.logger.Error(errors.New(fmt.Sprint(v...)), "Failed to serve a scrape")
 }

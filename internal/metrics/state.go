@@ -1,6 +1,9 @@
 package metrics
 
 import (
+	"cmp"
+	"slices"
+	"strings"
 	"sync"
 )
 
@@ -19,10 +22,19 @@ type object struct {
 	name      string
 	path      string
 	keys      []keyValue
+	// series is the object's text exposition, rendered by State.set.
+	series *exposition
 }
 
 type objectKey struct {
 	source, namespace, name, path string
+}
+
+// compareObjects orders objects by namespace, name, path and source, the
+// order of their series in a scrape.
+func compareObjects(a, b *object) int {
+	return cmp.Or(strings.Compare(a.namespace, b.namespace), strings.Compare(a.name, b.name),
+		strings.Compare(a.path, b.path), strings.Compare(a.source, b.source))
 }
 
 func (o *object) id() objectKey {
@@ -35,6 +47,10 @@ type State struct {
 	mu      sync.RWMutex
 	objects map[objectKey]*object
 	counts  map[string]int
+	// sorted are the objects in scrape order, rebuilt by snapshot after
+	// a change, so that a scrape sorts nothing while nothing changes.
+	sorted []*object
+	dirty  bool
 }
 
 // NewState returns an empty State.
@@ -49,12 +65,16 @@ func (s *State) set(obj *object) {
 		s.remove(obj.id())
 		return
 	}
+	if obj.series == nil {
+		obj.series = renderObject(obj)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.objects[obj.id()]; !ok {
 		s.counts[obj.source]++
 	}
 	s.objects[obj.id()] = obj
+	s.dirty = true
 }
 
 func (s *State) remove(key objectKey) {
@@ -63,19 +83,32 @@ func (s *State) remove(key objectKey) {
 	if _, ok := s.objects[key]; ok {
 		s.counts[key.source]--
 		delete(s.objects, key)
+		s.dirty = true
 	}
 }
 
-// snapshot returns the objects stored now. Objects are immutable, so the
-// slice is a consistent view after the lock is released.
+// snapshot returns the objects stored now, in scrape order. Objects and
+// the returned slice are never modified, so the slice is a consistent view
+// after the lock is released.
 func (s *State) snapshot() []*object {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	objects := make([]*object, 0, len(s.objects))
-	for _, obj := range s.objects {
-		objects = append(objects, obj)
+	if !s.dirty {
+		defer s.mu.RUnlock()
+		return s.sorted
 	}
-	return objects
+	s.mu.RUnlock()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dirty {
+		sorted := make([]*object, 0, len(s.objects))
+		for _, obj := range s.objects {
+			sorted = append(sorted, obj)
+		}
+		slices.SortFunc(sorted, compareObjects)
+		s.sorted, s.dirty = sorted, false
+	}
+	return s.sorted
 }
 
 func (s *State) count(source string) int {
