@@ -57,6 +57,7 @@ func TestUsageErrors(t *testing.T) {
 		{"check without files", []string{"check"}, "no file to check"},
 		{"bad now", []string{"check", "--now=tomorrow", fixturePath("web.crt")}, "invalid --now"},
 		{"bad rule action", []string{"check", "--rule-action=nope=deny", fixturePath("web.crt")}, "unknown rule"},
+		{"bad curve", []string{"check", "--allowed-curves=p256", fixturePath("web.crt")}, `invalid allowed curve "p256"`},
 		{"bad output", []string{"list", "-o", "xml"}, "invalid --output"},
 		{"bad sort", []string{"list", "--sort-by=size"}, "invalid --sort-by"},
 	}

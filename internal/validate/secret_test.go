@@ -312,6 +312,43 @@ func TestCheckSecretKeyStrength(t *testing.T) {
 	runCases(t, tests)
 }
 
+func TestCheckSecretKeyFix(t *testing.T) {
+	p384 := testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP384})
+	p521 := testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP521})
+	ed := testcerts.New(t, testcerts.Options{KeyKind: testcerts.Ed25519})
+	rsa1024 := testcerts.New(t, testcerts.Options{KeyKind: testcerts.RSA1024})
+	tests := []struct {
+		name   string
+		cert   *testcerts.Cert
+		policy Policy
+		want   string
+	}{
+		{name: "p521 default", cert: p521, want: "curve P-521, which is not allowed; reissue it on P-256 or P-384"},
+		{name: "p384 only p256", cert: p384, policy: Policy{AllowedCurves: []string{"P-256"}},
+			want: "curve P-384, which is not allowed; reissue it on P-256"},
+		{name: "ed25519 p521 only", cert: ed, policy: Policy{AllowedCurves: []string{"P-521"}},
+			want: "Ed25519, which is not allowed; reissue it on P-521"},
+		{name: "p384 three allowed", cert: p384, policy: Policy{AllowedCurves: []string{"P-256", "P-521", "Ed25519"}},
+			want: "reissue it on P-256, P-521 or Ed25519"},
+		{name: "rsa p384 only", cert: rsa1024, policy: Policy{AllowedCurves: []string{"P-384"}},
+			want: "reissue it with a 2048-bit key or ECDSA P-384"},
+		{name: "rsa ed25519 only", cert: rsa1024, policy: Policy{AllowedCurves: []string{"Ed25519"}},
+			want: "reissue it with a 2048-bit key or Ed25519"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, findings := CheckSecret(tlsSecret(tt.cert.CertPEM, tt.cert.KeyPEM), tt.policy, testNow)
+			var messages []string
+			for _, f := range findings {
+				messages = append(messages, f.Message)
+			}
+			if !slices.ContainsFunc(messages, func(m string) bool { return strings.Contains(m, tt.want) }) {
+				t.Errorf("messages %q lack %q", messages, tt.want)
+			}
+		})
+	}
+}
+
 func TestCheckSecretValidity(t *testing.T) {
 	issue := func(notBefore, notAfter time.Time) *testcerts.Cert {
 		return testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP256, NotBefore: notBefore, NotAfter: notAfter})
