@@ -133,10 +133,10 @@ func (c *secretCheck) checkIssuerExpiry(issuer *certs.Certificate, key, role str
 	switch {
 	case c.now.After(notAfter):
 		c.add(RuleCAExpiresFirst, key, issuer.Block, "%s %s expired on %s; replace it",
-			role, truncate(describe(issuer.X509), 40), formatTime(notAfter))
+			role, describe(issuer.X509), formatTime(notAfter))
 	case !leafNotAfter.IsZero() && notAfter.Before(leafNotAfter):
 		c.add(RuleCAExpiresFirst, key, issuer.Block, "%s %s expires %s, before the leaf",
-			role, truncate(describe(issuer.X509), 40), formatTime(notAfter))
+			role, describe(issuer.X509), formatTime(notAfter))
 	}
 }
 
