@@ -121,6 +121,9 @@ func (c *secretCheck) run(layout Layout) {
 		c.checkServed(layout)
 	}
 	c.checkCA()
+	if layout != LayoutCA {
+		c.checkComplete()
+	}
 	c.checkLayoutConflict(layout)
 }
 

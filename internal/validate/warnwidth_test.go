@@ -79,7 +79,12 @@ func secretWarnings(t *testing.T) Findings {
 	_, findings := CheckSecret(secret, Policy{}, testNow)
 	secret.Data = map[string][]byte{KeyTLSCert: chain, KeyTLSKey: leaf.KeyPEM, KeyTLSCA: root.CertPEM}
 	_, more := CheckSecret(secret, Policy{}, testNow)
-	return append(findings, more...)
+	findings = append(findings, more...)
+	alone := testcerts.New(t, testcerts.Options{CommonName: longHost, KeyKind: testcerts.ECDSAP256, KeyIndex: 305,
+		DNSNames: []string{longHost}, Issuer: mid})
+	secret.Data = map[string][]byte{KeyTLSCert: alone.CertPEM, KeyTLSKey: alone.KeyPEM}
+	_, incomplete := CheckSecret(secret, Policy{}, testNow)
+	return append(findings, incomplete...)
 }
 
 func istioWarnings(t *testing.T) Findings {
