@@ -65,7 +65,8 @@ func newAuditCommand(s *settings) *cobra.Command {
 			"so that objects created before the webhook was installed are brought under the same " +
 			"rules.\n\n" +
 			"Exit status: 0 when nothing is denied, 1 for warnings with --fail-on-warning, " +
-			"2 when a rule denies an object, 3 when the cluster cannot be read.",
+			"2 when a rule denies an object, 3 for a usage error (an unknown flag or command, an invalid value) " +
+			"or when the cluster cannot be read.",
 		Example: "  meshcert audit -A\n  meshcert audit -n istio-system -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -26,7 +26,8 @@ func newCheckCommand(s *settings) *cobra.Command {
 			"a certificate file, its key file and a CA file (told apart by their content), or " +
 			"Secret manifests in YAML or JSON. '-' reads standard input.\n\n" +
 			"Exit status: 0 when nothing is denied, 1 for warnings with --fail-on-warning, " +
-			"2 when a rule denies, 3 when an input cannot be read or decoded.",
+			"2 when a rule denies, 3 for a usage error (an unknown flag or command, an invalid value) " +
+			"or when an input cannot be read or decoded.",
 		Example: "  meshcert check server.crt server.key --ca ca.crt\n" +
 			"  kubectl create secret tls web --cert=server.crt --key=server.key --dry-run=client -o yaml | meshcert check -",
 		Args: func(cmd *cobra.Command, args []string) error {
