@@ -15,6 +15,7 @@ type auditOptions struct {
 	policy            validate.Policy
 	output            string
 	failOnWarning     bool
+	allNamespaces     bool
 	gatewayNamespaces []string
 }
 
@@ -59,12 +60,14 @@ func newAuditCommand(s *settings) *cobra.Command {
 		Use:   "audit",
 		Short: "Run the admission rules over the certificate Secrets and Gateways already in the cluster",
 		Long: "audit checks every certificate Secret and every Istio and Gateway API Gateway of " +
-			"the cluster, or of the namespace given with -n, with the admission webhook's rules, " +
+			"the current namespace (the kubeconfig context's, or -n), or of every namespace with -A, " +
+			"with the admission webhook's rules, " +
 			"so that objects created before the webhook was installed are brought under the same " +
 			"rules.\n\n" +
 			"Exit status: 0 when nothing is denied, 1 for warnings with --fail-on-warning, " +
-			"2 when a rule denies an object, 3 when the cluster cannot be read.",
-		Example: "  meshcert audit\n  meshcert audit -n istio-system -o json",
+			"2 when a rule denies an object, 3 for a usage error (an unknown flag or command, an invalid value) " +
+			"or when the cluster cannot be read.",
+		Example: "  meshcert audit -A\n  meshcert audit -n istio-system -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runAudit(cmd, s, opts)
@@ -72,6 +75,8 @@ func newAuditCommand(s *settings) *cobra.Command {
 	}
 	flags := cmd.Flags()
 	opts.policy.AddFlags(flags)
+	flags.BoolVarP(&opts.allNamespaces, "all-namespaces", "A", false,
+		"Audit the Secrets and Gateways of every namespace.")
 	flags.StringVarP(&opts.output, "output", "o", "", "Output format: json or yaml (default: text).")
 	flags.BoolVar(&opts.failOnWarning, "fail-on-warning", false,
 		"Exit with status 1 when a rule warns and none denies.")
@@ -93,15 +98,13 @@ func runAudit(cmd *cobra.Command, s *settings, opts *auditOptions) error {
 		return err
 	}
 
-	namespace, explicit, err := s.namespace()
-	if err != nil {
-		return err
-	}
 	scope := ""
-	if explicit {
-		scope = namespace
+	if !opts.allNamespaces {
+		if scope, _, err = s.namespace(); err != nil {
+			return err
+		}
 	}
-	items, err := collectItems(cmd, s, opts.policy, now, !explicit)
+	items, err := collectItems(cmd, s, opts.policy, now, opts.allNamespaces)
 	if err != nil {
 		return err
 	}
@@ -113,7 +116,7 @@ func runAudit(cmd *cobra.Command, s *settings, opts *auditOptions) error {
 	if opts.output != "" {
 		err = writeStructured(s.streams.Out, opts.output, report)
 	} else {
-		err = writeAuditText(s.streams.Out, s.color(), report, auditScope(namespace, explicit))
+		err = writeAuditText(s.streams.Out, s.color(), report, auditScope(scope))
 	}
 	if err != nil {
 		return err
@@ -129,8 +132,9 @@ func runAudit(cmd *cobra.Command, s *settings, opts *auditOptions) error {
 	return nil
 }
 
-func auditScope(namespace string, explicit bool) string {
-	if explicit {
+// auditScope names what audit read: a namespace, or all of them for "".
+func auditScope(namespace string) string {
+	if namespace != "" {
 		return "namespace " + namespace
 	}
 	return "all namespaces"

@@ -13,6 +13,8 @@ type checkOptions struct {
 	policy        validate.Policy
 	caFiles       []string
 	failOnWarning bool
+	// requireKey denies a certificate file given without a key file.
+	requireKey bool
 }
 
 func newCheckCommand(s *settings) *cobra.Command {
@@ -24,7 +26,8 @@ func newCheckCommand(s *settings) *cobra.Command {
 			"a certificate file, its key file and a CA file (told apart by their content), or " +
 			"Secret manifests in YAML or JSON. '-' reads standard input.\n\n" +
 			"Exit status: 0 when nothing is denied, 1 for warnings with --fail-on-warning, " +
-			"2 when a rule denies, 3 when an input cannot be read or decoded.",
+			"2 when a rule denies, 3 for a usage error (an unknown flag or command, an invalid value) " +
+			"or when an input cannot be read or decoded.",
 		Example: "  meshcert check server.crt server.key --ca ca.crt\n" +
 			"  kubectl create secret tls web --cert=server.crt --key=server.key --dry-run=client -o yaml | meshcert check -",
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -42,6 +45,9 @@ func newCheckCommand(s *settings) *cobra.Command {
 		"File of CA certificates to store as ca.crt, whatever its content (repeatable).")
 	cmd.Flags().BoolVar(&opts.failOnWarning, "fail-on-warning", false,
 		"Exit with status 1 when a rule warns and none denies.")
+	cmd.Flags().BoolVar(&opts.requireKey, "require-key", false,
+		"Deny a certificate file given without its key file (rule missing-key), as the webhook denies "+
+			"a Secret without a key; by default the key checks are skipped with a note.")
 	return cmd
 }
 
@@ -69,7 +75,7 @@ func runCheck(s *settings, opts *checkOptions, args []string) error {
 	var counts tally
 	color := s.color()
 	for _, target := range targets {
-		findings := runTarget(s, target, opts.policy, now, color)
+		findings := runTarget(s, target, opts, now, color)
 		if target.skip != "" {
 			counts.skipped++
 			continue
@@ -85,14 +91,19 @@ func runCheck(s *settings, opts *checkOptions, args []string) error {
 }
 
 // runTarget checks one target and prints its findings under its label.
-func runTarget(s *settings, target checkTarget, policy validate.Policy, now time.Time, color bool) validate.Findings {
+func runTarget(s *settings, target checkTarget, opts *checkOptions, now time.Time, color bool) validate.Findings {
 	out := s.streams.Out
 	fmt.Fprintln(out, target.label)
 	if target.skip != "" {
 		fmt.Fprintf(out, "  SKIPPED  %s\n", target.skip)
 		return nil
 	}
-	_, findings := validate.CheckSecret(target.secret, policy, now)
+	_, findings := validate.CheckSecret(target.secret, opts.policy, now)
+	if withoutKeyFile(target) && !opts.requireKey {
+		var note string
+		findings, note = skipKeyChecks(findings)
+		fmt.Fprintf(out, "  NOTE  %s\n", note)
+	}
 	if len(findings) == 0 {
 		fmt.Fprintf(out, "  %s\n", paint(color, colorGreen, "OK"))
 	}
@@ -100,6 +111,7 @@ func runTarget(s *settings, target checkTarget, policy validate.Policy, now time
 		location := locationInObject(f)
 		if target.origins != nil {
 			location = locateInFiles(target.origins, f)
+			f.Message = fileMessage(target.origins, f)
 		}
 		writeFinding(out, color, f, location)
 	}

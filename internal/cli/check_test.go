@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/meshcert/meshcert/internal/validate"
 )
 
 func TestCheckGolden(t *testing.T) {
@@ -24,6 +26,9 @@ func TestCheckGolden(t *testing.T) {
 		{"check-expired-as-warning", []string{"check", now, "--rule-action=expired=warn", fixturePath("expired.crt"), fixturePath("expired.key")}, "", ExitOK},
 		{"check-mismatch", []string{"check", now, fixturePath("web.crt"), fixturePath("other.key")}, "", ExitDenied},
 		{"check-key-only", []string{"check", now, fixturePath("web.key")}, "", ExitDenied},
+		{"check-cert-only", []string{"check", now, fixturePath("web.crt"), "--ca", fixturePath("root.crt")}, "", ExitOK},
+		{"check-cert-only-require-key", []string{"check", now, "--require-key", fixturePath("web.crt")}, "", ExitDenied},
+		{"check-chain-mismatch", []string{"check", now, "-", fixturePath("other.key")}, string(fixtureChain(t, "web.crt", "intermediate.crt")), ExitDenied},
 		{"check-ca-only", []string{"check", now, fixturePath("root.crt"), fixturePath("intermediate.crt")}, "", ExitOK},
 		{"check-manifest", []string{"check", now, "-"}, manifestFixture(t), ExitDenied},
 		{"check-combined", []string{"check", now, "-"}, string(fixtureChain(t, "web.crt", "web.key", "intermediate.crt")), ExitOK},
@@ -174,6 +179,31 @@ func TestCheckColor(t *testing.T) {
 			got := runCLI(t, "", tt.terminal, append(args, tt.extra...)...)
 			if colored := strings.Contains(got.stdout, colorRed); colored != tt.want {
 				t.Errorf("coloured output = %t, want %t:\n%s", colored, tt.want, got.stdout)
+			}
+		})
+	}
+}
+
+func TestFileMessage(t *testing.T) {
+	origins := map[string][]segment{
+		"tls.crt": {{file: "leaf.pem", count: 1}, {file: "chain.pem", count: 2}},
+		"tls.key": {{file: "web.key", count: 1}},
+	}
+	tests := []struct {
+		name    string
+		message string
+		want    string
+	}{
+		{"first file block", "key of (CN=a, block 1 of tls.crt) nor", "key of (CN=a, leaf.pem block 1) nor"},
+		{"second file block", "block 3 repeats block 2 of tls.crt", "block 3 repeats chain.pem block 1"},
+		{"bare keys", "tls.key does not match tls.crt", "web.key does not match leaf.pem + chain.pem"},
+		{"key without file", "store the CA in ca.crt", "store the CA in ca.crt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := fileMessage(origins, validate.Finding{Rule: validate.RuleKeyMismatch, Message: tt.message})
+			if got != tt.want {
+				t.Errorf("fileMessage = %q, want %q", got, tt.want)
 			}
 		})
 	}

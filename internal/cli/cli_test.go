@@ -26,12 +26,19 @@ func runCLI(t *testing.T, stdin string, terminal bool, args ...string) result {
 }
 
 func TestVersion(t *testing.T) {
-	got := runCLI(t, "", false, "version")
-	if got.code != ExitOK {
-		t.Fatalf("exit status %d, stderr %q", got.code, got.stderr)
+	want := runCLI(t, "", false, "version")
+	if want.code != ExitOK {
+		t.Fatalf("exit status %d, stderr %q", want.code, want.stderr)
 	}
-	if !strings.HasPrefix(got.stdout, "meshcert ") {
-		t.Errorf("stdout %q does not start with 'meshcert '", got.stdout)
+	if !strings.HasPrefix(want.stdout, "meshcert ") {
+		t.Errorf("stdout %q does not start with 'meshcert '", want.stdout)
+	}
+	flag := runCLI(t, "", false, "--version")
+	if flag.code != ExitOK {
+		t.Fatalf("--version exit status %d, stderr %q", flag.code, flag.stderr)
+	}
+	if flag.stdout != want.stdout {
+		t.Errorf("--version printed %q, want %q as the version command prints", flag.stdout, want.stdout)
 	}
 }
 
@@ -54,9 +61,11 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown command", []string{"frobnicate"}, "unknown command"},
+		{"unknown flag", []string{"audit", "--frobnicate"}, "unknown flag"},
 		{"check without files", []string{"check"}, "no file to check"},
 		{"bad now", []string{"check", "--now=tomorrow", fixturePath("web.crt")}, "invalid --now"},
 		{"bad rule action", []string{"check", "--rule-action=nope=deny", fixturePath("web.crt")}, "unknown rule"},
+		{"bad curve", []string{"check", "--allowed-curves=p256", fixturePath("web.crt")}, `invalid allowed curve "p256"`},
 		{"bad output", []string{"list", "-o", "xml"}, "invalid --output"},
 		{"bad sort", []string{"list", "--sort-by=size"}, "invalid --sort-by"},
 	}

@@ -52,9 +52,10 @@ func TestClusterCommands(t *testing.T) {
 		{"describe-web-json", []string{"describe", "web", "-n", "istio-system", "-o", "json"}, false, ExitOK},
 		{"describe-broken-yaml", []string{"describe", "broken", "-o", "yaml"}, false, ExitOK},
 		{"describe-missing", []string{"describe", "absent"}, false, ExitError},
-		{"audit", []string{"audit"}, false, ExitDenied},
+		{"audit", []string{"audit", "-A"}, false, ExitDenied},
+		{"audit-context-namespace", []string{"audit"}, false, ExitDenied},
 		{"audit-namespace-json", []string{"audit", "-n", "istio-system", "-o", "json"}, false, ExitOK},
-		{"audit-json", []string{"audit", "-o", "json"}, false, ExitDenied},
+		{"audit-json", []string{"audit", "--all-namespaces", "-o", "json"}, false, ExitDenied},
 		{"audit-warnings", []string{"audit", "-n", "apps", "--rule-action=expired=warn,key-mismatch=warn",
 			"--rule-action=chain-order=warn", "--fail-on-warning"}, false, ExitWarnings},
 	}

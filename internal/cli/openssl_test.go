@@ -61,14 +61,16 @@ func TestCheckOpenSSL(t *testing.T) {
 		{"rsa 365 days", []string{path("rsa-365.crt"), path("rsa.key"), "--ca", path("ca.crt")}, ExitOK, nil},
 		{"1 day", []string{path("ec-1.crt"), path("ec.key")}, ExitOK, []string{"expiring-soon"}},
 		{"1 day fail on warning", []string{"--fail-on-warning", path("ec-1.crt"), path("ec.key")}, ExitWarnings, []string{"expiring-soon"}},
-		{"1 day short threshold", []string{"--expiring-soon=1h", "--fail-on-warning", path("ec-1.crt"), path("ec.key")}, ExitOK, nil},
+		{"1 day short threshold", []string{"--expiring-soon=1h", "--fail-on-warning", path("ec-1.crt"), path("ec.key"), path("ca.crt")}, ExitOK, nil},
+		{"root signed without ca", []string{path("ec-365.crt"), path("ec.key")}, ExitOK, []string{"incomplete-chain"}},
 		{"mismatched pair", []string{path("ec-365.crt"), path("rsa.key")}, ExitDenied, []string{"key-mismatch"}},
-		{"key order", []string{path("ec.key"), path("ec-365.crt")}, ExitOK, nil},
+		{"key order", []string{path("ec.key"), path("ec-365.crt"), "--ca", path("ca.crt")}, ExitOK, nil},
 		{"der certificate", []string{path("ec-365.der"), path("ec.key")}, ExitDenied, []string{"der"}},
-		{"certificate only", []string{path("ec-365.crt")}, ExitDenied, []string{"missing-key"}},
+		{"certificate only", []string{path("ec-365.crt"), "--ca", path("ca.crt")}, ExitOK, nil},
+		{"certificate only key required", []string{"--require-key", path("ec-365.crt")}, ExitDenied, []string{"missing-key"}},
 		{"self-signed", []string{path("self.crt"), path("self.key")}, ExitOK, []string{"leaf-is-ca"}},
 		{"ca as leaf", []string{path("ca.crt"), path("ca.key")}, ExitOK, []string{"no-san", "leaf-is-ca"}},
-		{"stdin certificate", []string{"-", path("ec.key")}, ExitOK, nil},
+		{"stdin certificate", []string{"-", path("ec.key"), path("ca.crt")}, ExitOK, nil},
 	}
 	stdin, err := os.ReadFile(path("ec-365.crt"))
 	if err != nil {

@@ -26,7 +26,9 @@ const (
 	ExitOK       = 0
 	ExitWarnings = 1
 	ExitDenied   = 2
-	ExitError    = 3
+	// ExitError is every error: a usage error (an unknown flag or
+	// command, an invalid value), an unreadable input or cluster.
+	ExitError = 3
 )
 
 // exitError ends a command with a status other than ExitOK after its
@@ -94,6 +96,8 @@ func newRootCommand(name string, s *settings) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.Version = versionText()
+	root.SetVersionTemplate("meshcert {{.Version}}\n")
 	root.SetIn(s.streams.In)
 	root.SetOut(s.streams.Out)
 	root.SetErr(s.streams.ErrOut)

@@ -79,5 +79,5 @@ func (c *secretCheck) checkLayoutConflict(layout Layout) {
 		return
 	}
 	c.add(RuleLayoutConflict, KeyTLSCert, certs.NoBlock,
-		"cert/key differ from tls.crt/tls.key; Istio serves cert/key, so make them equal or remove one pair")
+		"Istio serves cert/key, which differ from tls.crt/tls.key; make the pairs equal or remove one")
 }

@@ -133,10 +133,10 @@ func (c *secretCheck) checkIssuerExpiry(issuer *certs.Certificate, key, role str
 	switch {
 	case c.now.After(notAfter):
 		c.add(RuleCAExpiresFirst, key, issuer.Block, "%s %s expired on %s; replace it",
-			role, truncate(describe(issuer.X509), 40), formatTime(notAfter))
+			role, describe(issuer.X509), formatTime(notAfter))
 	case !leafNotAfter.IsZero() && notAfter.Before(leafNotAfter):
 		c.add(RuleCAExpiresFirst, key, issuer.Block, "%s %s expires %s, before the leaf",
-			role, truncate(describe(issuer.X509), 40), formatTime(notAfter))
+			role, describe(issuer.X509), formatTime(notAfter))
 	}
 }
 
@@ -145,27 +145,20 @@ func (c *secretCheck) checkLeafKey(cert *x509.Certificate, key string, block int
 	switch info.Algorithm {
 	case certs.AlgorithmRSA:
 		if info.Bits < c.policy.minRSABits() {
-			c.add(RuleWeakRSAKey, key, block, "the leaf RSA key has %d bits, fewer than %d; reissue it with a %d-bit key or ECDSA P-256",
-				info.Bits, c.policy.minRSABits(), max(c.policy.minRSABits(), 2048))
+			c.add(RuleWeakRSAKey, key, block, "the leaf RSA key has %d bits, fewer than %d; reissue it with a %d-bit key or %s",
+				info.Bits, c.policy.minRSABits(), max(c.policy.minRSABits(), 2048), c.policy.preferredKey())
 		}
 	case certs.AlgorithmECDSA:
 		if !c.policy.curveAllowed(info.Curve) {
-			c.add(RuleDisallowedCurve, key, block, "the leaf key uses curve %s, which is not allowed (%s); reissue it on P-256",
-				info.Curve, strings.Join(c.allowedCurves(), ", "))
+			c.add(RuleDisallowedCurve, key, block, "the leaf key uses curve %s, which is not allowed; reissue it on %s",
+				info.Curve, c.policy.allowedCurvesText())
 		}
 	case certs.AlgorithmEd25519:
 		if !c.policy.curveAllowed("Ed25519") {
-			c.add(RuleDisallowedCurve, key, block, "the leaf key is Ed25519, which is not allowed (%s); reissue it on P-256",
-				strings.Join(c.allowedCurves(), ", "))
+			c.add(RuleDisallowedCurve, key, block, "the leaf key is Ed25519, which is not allowed; reissue it on %s",
+				c.policy.allowedCurvesText())
 		}
 	}
-}
-
-func (c *secretCheck) allowedCurves() []string {
-	if c.policy.AllowedCurves == nil {
-		return DefaultAllowedCurves
-	}
-	return c.policy.AllowedCurves
 }
 
 var weakSignatures = map[x509.SignatureAlgorithm]bool{

@@ -28,6 +28,12 @@ func ParseAction(s string) (Action, error) {
 	}
 }
 
+// MaxWarningLength is the length in characters of the longest admission
+// warning line, "KEY: MESSAGE [rule]", so that it fits one terminal line.
+// The webhook cuts longer lines, so a message puts its fix before any
+// name of unbounded length.
+const MaxWarningLength = 120
+
 // RuleID is the stable kebab-case identifier of a rule. Rule ids appear in
 // admission messages, CLI output, metric labels and docs/rules.md, so a
 // released id never changes.
@@ -57,6 +63,18 @@ type Finding struct {
 	// Message says what is wrong and how to fix it. It never contains
 	// certificate or key material.
 	Message string
+	// ShortMessage is Message with its names and lists cut so that the
+	// warning line "KEY: MESSAGE [rule]" fits MaxWarningLength, or empty
+	// when Message fits or the finding is not a warning.
+	ShortMessage string
+}
+
+// WarningMessage returns ShortMessage, or Message when it is empty.
+func (f Finding) WarningMessage() string {
+	if f.ShortMessage != "" {
+		return f.ShortMessage
+	}
+	return f.Message
 }
 
 // Location returns the object, key and PEM block a finding concerns, such

@@ -70,8 +70,8 @@ func checkListener(check *gatewayCheck, namespace string, listener *gatewayv1.Li
 	label := listenerLabel(listener)
 	secrets, other := ListenerSecretRefs(namespace, listener)
 	for _, ref := range other {
-		check.add(RuleUnsupportedCertificate, "%s: certificateRef %s %s is not a core Secret, so it is not checked",
-			label, describeKind(ref), ref.Name)
+		check.add(RuleUnsupportedCertificate, "%s: certificateRef %s %s is not a core Secret and is not checked",
+			label, describeKind(ref), string(ref.Name))
 	}
 	if len(secrets) == 0 {
 		return nil

@@ -75,8 +75,10 @@ func (c *istioCheck) checkCredential(label string, server *IstioServer, raw stri
 		}
 	}
 	if len(missing) > 0 {
-		c.add(RuleCredentialNotFound, "%s: Secret %s not found in %s, %s",
-			label, ref.Name, strings.Join(missing, ", "), c.whereFrom())
+		// whereFrom is fixed text, so it joins the format rather than the
+		// arguments, which a warning cuts to fit one line.
+		c.add(RuleCredentialNotFound, "%s: Secret %s not found in %s, "+c.whereFrom(),
+			label, ref.Name, strings.Join(missing, ", "))
 	}
 	return nil
 }

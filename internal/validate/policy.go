@@ -19,6 +19,18 @@ const (
 // DefaultAllowedCurves are the elliptic curves every Envoy build serves.
 var DefaultAllowedCurves = []string{"P-256", "P-384"}
 
+// KnownCurves are the curve names AllowedCurves accepts, spelled as Go's
+// crypto/elliptic names them, plus Ed25519.
+var KnownCurves = []string{"P-256", "P-384", "P-521", "Ed25519"}
+
+// Bounds of MinRSABits. Go's crypto/rsa rejects keys under 1024 bits and
+// crypto/tls clients reject server keys over 8192 bits, so a minimum
+// outside this range is a typo that would deny every RSA leaf or none.
+const (
+	minRSABitsFloor   = 1024
+	minRSABitsCeiling = 8192
+)
+
 // Policy selects the action of each rule and the thresholds of the rules
 // that have one. The zero Policy is the default policy.
 type Policy struct {
@@ -69,8 +81,24 @@ func (p Policy) Validate() error {
 	if p.ExpiringSoon < 0 {
 		return fmt.Errorf("invalid expiring-soon threshold %s: must not be negative", p.ExpiringSoon)
 	}
-	if p.MinRSABits < 0 {
-		return fmt.Errorf("invalid minimum RSA key size %d: must not be negative", p.MinRSABits)
+	if p.MinRSABits != 0 && (p.MinRSABits < minRSABitsFloor || p.MinRSABits > minRSABitsCeiling) {
+		return fmt.Errorf("invalid minimum RSA key size %d: use %d to %d bits",
+			p.MinRSABits, minRSABitsFloor, minRSABitsCeiling)
+	}
+	return validateCurves(p.AllowedCurves)
+}
+
+// validateCurves rejects an unknown curve name and an empty list, because
+// either would make disallowed-curve deny every elliptic-curve leaf.
+func validateCurves(curves []string) error {
+	if curves != nil && len(curves) == 0 {
+		return fmt.Errorf("invalid allowed curves: the list is empty; name at least one of %s, "+
+			"or use --rule-action=disallowed-curve=ignore to accept every curve", strings.Join(KnownCurves, ", "))
+	}
+	for _, curve := range curves {
+		if !slices.Contains(KnownCurves, curve) {
+			return fmt.Errorf("invalid allowed curve %q: use %s (case-sensitive)", curve, strings.Join(KnownCurves, ", "))
+		}
 	}
 	return nil
 }
@@ -90,11 +118,36 @@ func (p Policy) minRSABits() int {
 }
 
 func (p Policy) curveAllowed(curve string) bool {
-	allowed := p.AllowedCurves
-	if allowed == nil {
-		allowed = DefaultAllowedCurves
+	return slices.Contains(p.allowedCurves(), curve)
+}
+
+func (p Policy) allowedCurves() []string {
+	if p.AllowedCurves == nil {
+		return DefaultAllowedCurves
 	}
-	return slices.Contains(allowed, curve)
+	return p.AllowedCurves
+}
+
+// allowedCurvesText lists the allowed curves for a fix: "P-256 or P-384".
+func (p Policy) allowedCurvesText() string {
+	curves := p.allowedCurves()
+	if len(curves) <= 1 {
+		return strings.Join(curves, "")
+	}
+	return strings.Join(curves[:len(curves)-1], ", ") + " or " + curves[len(curves)-1]
+}
+
+// preferredKey names the first allowed curve as a key type for a fix:
+// "ECDSA P-256" or "Ed25519".
+func (p Policy) preferredKey() string {
+	curves := p.allowedCurves()
+	if len(curves) == 0 {
+		return "ECDSA P-256"
+	}
+	if strings.HasPrefix(curves[0], "P-") {
+		return "ECDSA " + curves[0]
+	}
+	return curves[0]
 }
 
 // AddFlags registers the policy's flags on fs: --rule-action (repeatable,
@@ -109,7 +162,7 @@ func (p *Policy) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&p.ExpiringSoon, "expiring-soon", DefaultExpiringSoon,
 		"Flag a leaf certificate that expires within this duration (rule expiring-soon).")
 	fs.IntVar(&p.MinRSABits, "min-rsa-bits", DefaultMinRSABits,
-		"Minimum RSA key size in bits of a leaf certificate (rule weak-rsa-key).")
+		"Minimum RSA key size in bits of a leaf certificate, 1024 to 8192 (rule weak-rsa-key).")
 	fs.StringSliceVar(&p.AllowedCurves, "allowed-curves", DefaultAllowedCurves,
 		"Elliptic curves a leaf key may use: P-256, P-384, P-521, Ed25519 (rule disallowed-curve).")
 }

@@ -28,6 +28,7 @@ const (
 	RuleExpiringSoon         = RuleID("expiring-soon")
 	RuleCAExpiresFirst       = RuleID("ca-expires-first")
 	RuleRootInChain          = RuleID("root-in-chain")
+	RuleIncompleteChain      = RuleID("incomplete-chain")
 	RuleDuplicateCertificate = RuleID("duplicate-certificate")
 	RuleNoSAN                = RuleID("no-san")
 	RuleWeakSignature        = RuleID("weak-signature")
@@ -61,6 +62,7 @@ var Rules = []Rule{
 	{ID: RuleExpiringSoon, DefaultAction: Warn, Summary: "a leaf that expires within the threshold", Threshold: "--expiring-soon=720h"},
 	{ID: RuleCAExpiresFirst, DefaultAction: Warn, Summary: "an intermediate or CA certificate that has expired or expires before the leaf"},
 	{ID: RuleRootInChain, DefaultAction: Warn, Summary: "a chain that includes its self-signed root"},
+	{ID: RuleIncompleteChain, DefaultAction: Warn, Summary: "a chain that is a leaf alone, issued by a certificate not included"},
 	{ID: RuleDuplicateCertificate, DefaultAction: Warn, Summary: "a certificate that appears twice in a value"},
 	{ID: RuleNoSAN, DefaultAction: Warn, Summary: "a leaf with no DNS or IP subject alternative names"},
 	{ID: RuleWeakSignature, DefaultAction: Warn, Summary: "a certificate signed with SHA-1 or MD5"},

@@ -99,13 +99,16 @@ func (c *secretCheck) add(rule RuleID, key string, block int, format string, arg
 	if action == Ignore {
 		return
 	}
+	message := fmt.Sprintf(format, args...)
 	c.findings = append(c.findings, Finding{
 		Rule:    rule,
 		Action:  action,
 		Object:  c.object,
 		Key:     key,
 		Block:   block,
-		Message: fmt.Sprintf(format, args...),
+		Message: message,
+
+		ShortMessage: shortMessage(rule, action, key, message, format, args...),
 	})
 }
 
@@ -118,6 +121,9 @@ func (c *secretCheck) run(layout Layout) {
 		c.checkServed(layout)
 	}
 	c.checkCA()
+	if layout != LayoutCA {
+		c.checkComplete()
+	}
 	c.checkLayoutConflict(layout)
 }
 

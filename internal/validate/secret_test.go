@@ -312,6 +312,84 @@ func TestCheckSecretKeyStrength(t *testing.T) {
 	runCases(t, tests)
 }
 
+func TestCheckSecretKeyFix(t *testing.T) {
+	p384 := testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP384})
+	p521 := testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP521})
+	ed := testcerts.New(t, testcerts.Options{KeyKind: testcerts.Ed25519})
+	rsa1024 := testcerts.New(t, testcerts.Options{KeyKind: testcerts.RSA1024})
+	tests := []struct {
+		name   string
+		cert   *testcerts.Cert
+		policy Policy
+		want   string
+	}{
+		{name: "p521 default", cert: p521, want: "curve P-521, which is not allowed; reissue it on P-256 or P-384"},
+		{name: "p384 only p256", cert: p384, policy: Policy{AllowedCurves: []string{"P-256"}},
+			want: "curve P-384, which is not allowed; reissue it on P-256"},
+		{name: "ed25519 p521 only", cert: ed, policy: Policy{AllowedCurves: []string{"P-521"}},
+			want: "Ed25519, which is not allowed; reissue it on P-521"},
+		{name: "p384 three allowed", cert: p384, policy: Policy{AllowedCurves: []string{"P-256", "P-521", "Ed25519"}},
+			want: "reissue it on P-256, P-521 or Ed25519"},
+		{name: "rsa p384 only", cert: rsa1024, policy: Policy{AllowedCurves: []string{"P-384"}},
+			want: "reissue it with a 2048-bit key or ECDSA P-384"},
+		{name: "rsa ed25519 only", cert: rsa1024, policy: Policy{AllowedCurves: []string{"Ed25519"}},
+			want: "reissue it with a 2048-bit key or Ed25519"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, findings := CheckSecret(tlsSecret(tt.cert.CertPEM, tt.cert.KeyPEM), tt.policy, testNow)
+			var messages []string
+			for _, f := range findings {
+				messages = append(messages, f.Message)
+			}
+			if !slices.ContainsFunc(messages, func(m string) bool { return strings.Contains(m, tt.want) }) {
+				t.Errorf("messages %q lack %q", messages, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckSecretIncompleteChain(t *testing.T) {
+	root := testcerts.New(t, testcerts.Options{CommonName: "corp root", IsCA: true, KeyKind: testcerts.ECDSAP256, KeyIndex: 210})
+	mid := testcerts.New(t, testcerts.Options{CommonName: "corp issuing ca", IsCA: true, KeyKind: testcerts.ECDSAP256,
+		KeyIndex: 211, Issuer: root})
+	leaf := testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP256, KeyIndex: 212, DNSNames: []string{"example.com"},
+		Issuer: mid})
+	direct := testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP256, KeyIndex: 213, DNSNames: []string{"example.com"},
+		Issuer: root})
+	self := testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP256, KeyIndex: 214, DNSNames: []string{"example.com"}})
+	withCA := func(secret *corev1.Secret, key string, ca []byte) *corev1.Secret {
+		secret.Data[key] = ca
+		return secret
+	}
+	incomplete := []RuleID{RuleIncompleteChain}
+	tests := []checkCase{
+		{name: "leaf alone", secret: tlsSecret(leaf.CertPEM, leaf.KeyPEM), want: incomplete},
+		{name: "leaf twice", secret: tlsSecret(join(leaf.CertPEM, leaf.CertPEM), leaf.KeyPEM), want: incomplete},
+		{name: "leaf alone intermediate in ca", secret: withCA(tlsSecret(leaf.CertPEM, leaf.KeyPEM), KeyTLSCA, mid.CertPEM),
+			want: incomplete},
+		{name: "leaf and intermediate", secret: tlsSecret(join(leaf.CertPEM, mid.CertPEM), leaf.KeyPEM), notWant: incomplete},
+		{name: "self-signed leaf", secret: tlsSecret(self.CertPEM, self.KeyPEM), notWant: incomplete},
+		{name: "root signed no ca", secret: tlsSecret(direct.CertPEM, direct.KeyPEM), want: incomplete},
+		{name: "root signed root in ca", secret: withCA(tlsSecret(direct.CertPEM, direct.KeyPEM), KeyTLSCA, root.CertPEM),
+			notWant: incomplete},
+		{name: "root signed root in cacert", secret: withCA(tlsSecret(direct.CertPEM, direct.KeyPEM), KeyGenericCA, root.CertPEM),
+			notWant: incomplete},
+		{name: "ignored", secret: tlsSecret(leaf.CertPEM, leaf.KeyPEM),
+			policy: Policy{Actions: map[RuleID]Action{RuleIncompleteChain: Ignore}}, notWant: incomplete},
+	}
+	runCases(t, tests)
+
+	_, findings := CheckSecret(tlsSecret(leaf.CertPEM, leaf.KeyPEM), Policy{}, testNow)
+	want := "tls.crt block 1: the chain is the leaf alone, issued by CN=corp issuing ca; append that intermediate after the leaf [incomplete-chain]"
+	if len(findings) != 1 || !strings.HasSuffix(findings[0].String(), want) {
+		t.Fatalf("findings %v, want one ending %q", findings, want)
+	}
+	if findings[0].Action != Warn {
+		t.Errorf("action %s, want warn", findings[0].Action)
+	}
+}
+
 func TestCheckSecretValidity(t *testing.T) {
 	issue := func(notBefore, notAfter time.Time) *testcerts.Cert {
 		return testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP256, NotBefore: notBefore, NotAfter: notAfter})

@@ -51,12 +51,15 @@ func (c *gatewayCheck) add(rule RuleID, format string, args ...any) {
 	if action == Ignore {
 		return
 	}
+	message := fmt.Sprintf(format, args...)
 	c.findings = append(c.findings, Finding{
 		Rule:    rule,
 		Action:  action,
 		Object:  c.object,
 		Block:   certs.NoBlock,
-		Message: fmt.Sprintf(format, args...),
+		Message: message,
+
+		ShortMessage: shortMessage(rule, action, "", message, format, args...),
 	})
 }
 

@@ -2,7 +2,6 @@ package validate
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -91,17 +90,21 @@ func CheckSecretDelete(secret *corev1.Secret, uses []SecretUse, namespaceTermina
 	if len(uses) == 0 || namespaceTerminating {
 		return nil
 	}
+	gateways := gatewaysOf(uses)
+	if len(gateways) == 1 {
+		return singleFinding(policy, RuleDeleteInUse, ObjectName(secret),
+			"move %s to another Secret first, or it stops serving TLS", gateways[0])
+	}
 	return singleFinding(policy, RuleDeleteInUse, ObjectName(secret),
-		"used by %s, which stop serving TLS without it; move them to another Secret first",
-		strings.Join(gatewayNames(uses), ", "))
+		"move %s and %d others to another Secret first, or they stop serving TLS", gateways[0], len(gateways)-1)
 }
 
-func gatewayNames(uses []SecretUse) []string {
-	var names []string
+// gatewaysOf returns the distinct Gateways of uses, sorted.
+func gatewaysOf(uses []SecretUse) []string {
+	names := make([]string, 0, len(uses))
 	for _, use := range uses {
-		names = append(names, use.Gateway+" "+use.Server)
+		names = append(names, use.Gateway)
 	}
-	sort.Strings(names)
 	return uniqueSorted(names)
 }
 
@@ -110,5 +113,7 @@ func singleFinding(policy Policy, rule RuleID, object, format string, args ...an
 	if action == Ignore {
 		return nil
 	}
-	return Findings{{Rule: rule, Action: action, Object: object, Block: certs.NoBlock, Message: fmt.Sprintf(format, args...)}}
+	message := fmt.Sprintf(format, args...)
+	return Findings{{Rule: rule, Action: action, Object: object, Block: certs.NoBlock, Message: message,
+		ShortMessage: shortMessage(rule, action, "", message, format, args...)}}
 }

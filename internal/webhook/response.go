@@ -15,7 +15,7 @@ const (
 	MaxWarnings = 4
 	// MaxWarningLength is the length in characters a warning is cut to,
 	// so that it fits one terminal line.
-	MaxWarningLength = 120
+	MaxWarningLength = validate.MaxWarningLength
 )
 
 // ResponseFor turns findings into an admission response: denied with
@@ -69,8 +69,8 @@ func FormatWarnings(warnings validate.Findings) []string {
 	return lines
 }
 
-// formatWarning returns "KEY: MESSAGE [rule]", with the message cut so
-// that the line fits MaxWarningLength.
+// formatWarning returns "KEY: MESSAGE [rule]" with the finding's short
+// message, which fits MaxWarningLength, and cuts any longer line.
 func formatWarning(f validate.Finding) string {
 	prefix := ""
 	if f.Key != "" {
@@ -78,7 +78,7 @@ func formatWarning(f validate.Finding) string {
 	}
 	suffix := " [" + string(f.Rule) + "]"
 	room := MaxWarningLength - len([]rune(prefix)) - len([]rune(suffix))
-	return prefix + truncate(f.Message, room) + suffix
+	return prefix + truncate(f.WarningMessage(), room) + suffix
 }
 
 func summarise(rest validate.Findings) string {

@@ -17,6 +17,9 @@ func TestOptionsValidate(t *testing.T) {
 		{"leader election without namespace", []string{"--leader-elect", "--namespace="}, true},
 		{"port out of range", []string{"--webhook-port=70000"}, true},
 		{"rule action", []string{"--rule-action=expired=warn"}, false},
+		{"allowed curves", []string{"--allowed-curves=P-256,P-521"}, false},
+		{"unknown curve", []string{"--allowed-curves=P-999"}, true},
+		{"min rsa bits out of range", []string{"--min-rsa-bits=20480"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
