@@ -94,8 +94,21 @@ func candidateOrder(k, n int) []int {
 	return order
 }
 
+// signedBy reports whether issuer issued cert. When cert names its
+// issuer's key (authority key identifier) and issuer states its own
+// (subject key identifier), matching names and key identifiers decide, as
+// in the path building of TLS libraries: a renewed issuer with the same
+// name and a new key has another identifier. Only certificates without
+// key identifiers cost a signature verification, which is most of a check
+// of new material.
 func signedBy(cert, issuer *x509.Certificate) bool {
-	return bytes.Equal(cert.RawIssuer, issuer.RawSubject) && cert.CheckSignatureFrom(issuer) == nil
+	if !bytes.Equal(cert.RawIssuer, issuer.RawSubject) {
+		return false
+	}
+	if len(cert.AuthorityKeyId) > 0 && len(issuer.SubjectKeyId) > 0 {
+		return bytes.Equal(cert.AuthorityKeyId, issuer.SubjectKeyId)
+	}
+	return cert.CheckSignatureFrom(issuer) == nil
 }
 
 func (v *chainValue) certAt(position int) *x509.Certificate {
