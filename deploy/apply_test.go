@@ -1,15 +1,18 @@
 package deploy_test
 
 import (
+	"context"
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshcert/meshcert/internal/testenv"
@@ -176,6 +179,20 @@ func checkWebhookSelection(t *testing.T, c client.Client) {
 		delete(ns.Labels, wellknown.ValidationLabel)
 		if err := c.Update(ctx, &ns); err != nil {
 			t.Fatalf("update namespace: %v", err)
+		}
+		// The API server matches namespaceSelector against its namespace
+		// cache, which sees the label change a moment later: wait until a
+		// create in the namespace reaches the webhook.
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true,
+			func(ctx context.Context) (bool, error) {
+				probe := secret("opted-out", "probe", corev1.SecretTypeTLS, certData, nil)
+				if err := c.Create(ctx, probe); err == nil {
+					return false, c.Delete(ctx, probe)
+				}
+				return true, nil
+			})
+		if err != nil {
+			t.Fatalf("namespace never came into the webhooks' scope: %v", err)
 		}
 		checkAdmission(t, c.Delete(ctx, obj), "/validate-secret")
 
