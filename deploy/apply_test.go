@@ -181,8 +181,8 @@ func checkWebhookSelection(t *testing.T, c client.Client) {
 			t.Fatalf("update namespace: %v", err)
 		}
 		// The API server matches namespaceSelector against its namespace
-		// cache, which sees the label change a moment later: wait until a
-		// create in the namespace reaches the webhook.
+		// cache, which observes the label change a moment later, so wait
+		// until a create in the namespace reaches the webhook.
 		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true,
 			func(ctx context.Context) (bool, error) {
 				probe := secret("opted-out", "probe", corev1.SecretTypeTLS, certData, nil)

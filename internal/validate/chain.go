@@ -94,13 +94,13 @@ func candidateOrder(k, n int) []int {
 	return order
 }
 
-// signedBy reports whether issuer issued cert. When cert names its
-// issuer's key (authority key identifier) and issuer states its own
-// (subject key identifier), matching names and key identifiers decide, as
-// in the path building of TLS libraries: a renewed issuer with the same
-// name and a new key has another identifier. Only certificates without
-// key identifiers cost a signature verification, which is most of a check
-// of new material.
+// signedBy reports whether issuer issued cert. When cert carries an
+// authority key identifier and issuer a subject key identifier, matching
+// names and identifiers decide, as in the path building of TLS libraries.
+// A renewed issuer with the same name and a new key has another
+// identifier, so it does not match. Only certificates without key
+// identifiers cost a signature verification, which would otherwise be
+// most of a check of new material.
 func signedBy(cert, issuer *x509.Certificate) bool {
 	if !bytes.Equal(cert.RawIssuer, issuer.RawSubject) {
 		return false

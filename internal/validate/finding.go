@@ -7,7 +7,7 @@ import (
 	"github.com/meshcert/meshcert/internal/certs"
 )
 
-// Action is what admission does with a finding.
+// Action is the admission outcome of a finding.
 type Action string
 
 // Actions a Policy can assign to a rule.
@@ -43,7 +43,7 @@ type RuleID string
 type Rule struct {
 	ID            RuleID
 	DefaultAction Action
-	// Summary says what the rule catches, for docs and help text.
+	// Summary describes what the rule catches, for docs and help text.
 	Summary string
 	// Threshold is the flag that tunes the rule, with its default, or
 	// empty when the rule has none.
@@ -60,7 +60,7 @@ type Finding struct {
 	Key string
 	// Block is the zero-based PEM block index, or certs.NoBlock.
 	Block int
-	// Message says what is wrong and how to fix it. It never contains
+	// Message states what is wrong and how to fix it. It never contains
 	// certificate or key material.
 	Message string
 	// ShortMessage is Message with its names and lists cut so that the

@@ -8,12 +8,12 @@ const Prefix = "meshcert.io/"
 
 // Labels set by operators.
 const (
-	// MirrorLabel set to "true" on a Secret asks the mirror controller to
-	// copy it to every peer cluster.
+	// MirrorLabel set to "true" on a Secret requests that the mirror
+	// controller copy it to every peer cluster.
 	MirrorLabel = Prefix + "mirror"
 	// ValidationLabel set to "disabled" on a namespace keeps the webhooks
 	// away from it; set to "enabled" on a Secret of a type the webhook
-	// would otherwise skip, it asks for validation.
+	// would otherwise skip, it requests validation.
 	ValidationLabel = Prefix + "validation"
 	// PeerClusterLabel set to "true" marks a Secret in meshcert's namespace
 	// that holds kubeconfigs of peer clusters, one data key per cluster.
