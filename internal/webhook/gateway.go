@@ -39,7 +39,7 @@ func (v *IstioGatewayValidator) Handle(ctx context.Context, req admission.Reques
 	start := time.Now()
 	response, findings := v.review(ctx, req)
 	RecordFindings(ValidateIstioGatewayName, findings)
-	RecordRequest(ValidateIstioGatewayName, req.Operation, lookupAwareResult(response), time.Since(start))
+	RecordRequest(ValidateIstioGatewayName, req.Operation, responseResult(response), time.Since(start))
 	return response
 }
 
@@ -123,7 +123,7 @@ func (v *GatewayAPIValidator) Handle(ctx context.Context, req admission.Request)
 	start := time.Now()
 	response, findings := v.review(ctx, req)
 	RecordFindings(ValidateGatewayAPIName, findings)
-	RecordRequest(ValidateGatewayAPIName, req.Operation, lookupAwareResult(response), time.Since(start))
+	RecordRequest(ValidateGatewayAPIName, req.Operation, responseResult(response), time.Since(start))
 	return response
 }
 
@@ -179,13 +179,4 @@ const uncheckedReason = "meshcert-lookup-failed"
 func uncheckedResponse(err error) admission.Response {
 	response := admission.Allowed(uncheckedReason)
 	return response.WithWarnings(truncate("not checked by meshcert, a lookup failed: "+err.Error(), MaxWarningLength))
-}
-
-// lookupAwareResult classifies a response for the result label, counting
-// a review whose lookups failed as an error.
-func lookupAwareResult(response admission.Response) string {
-	if response.Result != nil && response.Result.Message == uncheckedReason {
-		return ResultError
-	}
-	return responseResult(response)
 }

@@ -87,7 +87,7 @@ func TestIstioGatewayLookupFailureAllows(t *testing.T) {
 	if !containsWarning(response.Warnings, "not checked by meshcert, a lookup failed: get Secret istio-system/web") {
 		t.Errorf("warnings %q lack the failed lookup", response.Warnings)
 	}
-	if got := lookupAwareResult(response); got != ResultError {
+	if got := responseResult(response); got != ResultError {
 		t.Errorf("result label %q, want %q", got, ResultError)
 	}
 }

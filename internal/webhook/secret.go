@@ -82,9 +82,15 @@ func decodeSecrets(decoder admission.Decoder, req admission.Request) (secret, ol
 	return secret, oldSecret, nil
 }
 
+// responseResult classifies a response for the result label. A review
+// whose lookups failed (uncheckedResponse) counts as an error, although
+// the write was allowed.
 func responseResult(response admission.Response) string {
 	var code int32
 	if response.Result != nil {
+		if response.Result.Message == uncheckedReason {
+			return ResultError
+		}
 		code = response.Result.Code
 	}
 	return resultOf(response.Allowed, response.Warnings, code)
