@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/meshcert/meshcert/cmd/webhook/app"
@@ -82,15 +83,7 @@ func startWebhookCluster(tb testing.TB) *webhookCluster {
 	if err != nil {
 		tb.Fatalf("create manager: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	tb.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			tb.Errorf("manager: %v", err)
-		}
-	})
+	startManager(tb, mgr)
 	waitForTLS(tb, net.JoinHostPort(install.LocalServingHost, strconv.Itoa(install.LocalServingPort)))
 
 	recorder := &warningRecorder{}
@@ -104,6 +97,21 @@ func startWebhookCluster(tb testing.TB) *webhookCluster {
 		probeAddress: opts.HealthProbeBindAddress, metricsAddress: opts.MetricsBindAddress}
 	wc.waitForWebhook(tb)
 	return wc
+}
+
+// startManager runs mgr until the test ends, and fails the test when it
+// returns an error.
+func startManager(tb testing.TB, mgr manager.Manager) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("manager: %v", err)
+		}
+	})
 }
 
 // freeAddress returns a loopback address with a port that was free a

@@ -73,15 +73,7 @@ func startGatewayCluster(tb testing.TB) *gatewayCluster {
 	if err != nil {
 		tb.Fatalf("create manager: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	tb.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			tb.Errorf("manager: %v", err)
-		}
-	})
+	startManager(tb, mgr)
 	waitForTLS(tb, net.JoinHostPort(install.LocalServingHost, strconv.Itoa(install.LocalServingPort)))
 
 	recorder := &warningRecorder{}

@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"net"
@@ -39,15 +38,7 @@ func testServingCertificateReload(t *testing.T, wc *webhookCluster) {
 	if err != nil {
 		t.Fatalf("create manager: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	startManager(t, mgr)
 
 	address := net.JoinHostPort(host, portText)
 	waitForTLS(t, address)

@@ -56,15 +56,7 @@ func TestServerWaitsForRotatedCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create manager: %v", err)
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(runCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	startManager(t, mgr)
 
 	caBundle := waitForCABundle(t, ctx, cluster.Client, webhookName)
 	roots := x509.NewCertPool()
