@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds one test tool from its module under hack/tools/ into a per-version
-# cache outside the checkout, and prints the folder that holds the binary.
+# cache outside the checkout, and prints the folder that contains the binary.
 # A binary already in the cache is reused, so only the first run pays.
 #
 # Usage: hack/tools/install.sh kube-apiserver|etcd|helm|promtool

@@ -21,7 +21,7 @@ const (
 	AlgorithmUnknown KeyAlgorithm = "unknown"
 )
 
-// PublicKeyInfo is what meshcert reports about a key: its algorithm, size
+// PublicKeyInfo describes a key: its algorithm, size
 // in bits and, for ECDSA, the curve name ("P-256").
 type PublicKeyInfo struct {
 	Algorithm KeyAlgorithm

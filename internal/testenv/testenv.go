@@ -51,7 +51,7 @@ type Options struct {
 
 var loggerOnce sync.Once
 
-// Scheme knows the core Kubernetes types and the Gateway API types.
+// Scheme contains the core Kubernetes types and the Gateway API types.
 var Scheme = newScheme()
 
 func newScheme() *runtime.Scheme {
