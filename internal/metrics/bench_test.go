@@ -270,10 +270,7 @@ func createBenchSecret(ctx context.Context, b testing.TB, client kubernetes.Inte
 
 func startBenchExporter(b *testing.B, config *rest.Config) *Exporter {
 	b.Helper()
-	config = rest.CopyConfig(config)
-	config.ContentType = "application/vnd.kubernetes.protobuf"
-	config.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	exporter, err := New(Options{Client: kubernetes.NewForConfigOrDie(config), Logger: logr.Discard()})
+	exporter, err := New(Options{Config: config, Logger: logr.Discard()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -326,15 +323,11 @@ func sampleHeap(peak *atomic.Uint64) func() {
 	}
 }
 
-// maxKeyCopies is how many copies of private keys the heap may hold: the
-// raw bytes of the last watch events, which client-go's watch decoder and
-// the HTTP/2 framer keep in reused read buffers until later events
-// overwrite them. A 16 KiB HTTP/2 frame carries about ten of these
-// Secrets. A cache that kept Secret data would hold 10,000 copies.
-//
-// NOTE: the bound is measured (19 copies), not derived; the buffers are
-// client-go's and cannot be wiped from here.
-const maxKeyCopies = 32
+// maxKeyCopies is how many copies of private keys the heap may hold once
+// the exporter has synced: none. The watches carry metadata only, the
+// reads wipe what they decode and close their connections, so no buffer
+// is left that held a key.
+const maxKeyCopies = 0
 
 // searchHeapDump writes the heap with debug.WriteHeapDump and counts the
 // copies of the private keys the Secrets carried, as DER or PEM. The keys

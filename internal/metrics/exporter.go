@@ -9,7 +9,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 )
 
@@ -19,8 +19,9 @@ const DefaultRescanInterval = time.Minute
 
 // Options configure an Exporter.
 type Options struct {
-	// Client reads Secrets; nil disables the Secret sources.
-	Client  kubernetes.Interface
+	// Config connects to the API server that the Secrets are read from;
+	// nil disables the Secret sources.
+	Config  *rest.Config
 	Secrets SecretOptions
 	// IstioSecrets also watches Secrets of other types than
 	// kubernetes.io/tls for Istio's keys (cert, cacert, ca.crt).
@@ -57,8 +58,8 @@ type Exporter struct {
 
 // New builds an Exporter; Run starts its sources.
 func New(opts Options) (*Exporter, error) {
-	if opts.Client == nil && len(opts.Paths) == 0 {
-		return nil, errors.New("no source: give a Kubernetes client or at least one path")
+	if opts.Config == nil && len(opts.Paths) == 0 {
+		return nil, errors.New("no source: give a Kubernetes client configuration or at least one path")
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
@@ -79,7 +80,7 @@ func New(opts Options) (*Exporter, error) {
 
 func enabledSources(opts Options) []string {
 	var sources []string
-	if opts.Client != nil {
+	if opts.Config != nil {
 		sources = append(sources, sourceSecret)
 		if opts.IstioSecrets {
 			sources = append(sources, sourceIstioSecret)
@@ -92,6 +93,13 @@ func enabledSources(opts Options) []string {
 }
 
 func (e *Exporter) addSources(opts Options, sources []string, deps sourceDeps) error {
+	var clients secretClients
+	if opts.Config != nil {
+		var err error
+		if clients, err = newSecretClients(opts.Config); err != nil {
+			return err
+		}
+	}
 	for _, source := range sources {
 		if source == sourceFile {
 			files, err := newFileSource(opts.Paths, opts.RescanInterval, deps)
@@ -101,7 +109,7 @@ func (e *Exporter) addSources(opts Options, sources []string, deps sourceDeps) e
 			e.files = files
 			continue
 		}
-		secrets, err := newSecretSource(opts.Client, source, opts.Secrets, deps)
+		secrets, err := newSecretSource(clients, source, opts.Secrets, deps)
 		if err != nil {
 			return err
 		}

@@ -70,10 +70,15 @@ func join(parts ...[]byte) []byte {
 // fakeSecret returns a Secret named after the case in namespace
 // "gateways" (TLS) or "istio-system" (Istio layout).
 func fakeSecret(c goldenCase) *corev1.Secret {
+	// The exporter wipes the data it has read, so each Secret gets a copy.
+	data := make(map[string][]byte, len(c.data))
+	for key, value := range c.data {
+		data[key] = bytes.Clone(value)
+	}
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: c.name, Namespace: "gateways", UID: types.UID("uid-" + c.name), ResourceVersion: "1"},
 		Type:       corev1.SecretTypeTLS,
-		Data:       c.data,
+		Data:       data,
 	}
 	if c.source == sourceIstioSecret {
 		secret.Namespace, secret.Type = "istio-system", corev1.SecretTypeOpaque

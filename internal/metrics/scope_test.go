@@ -4,60 +4,135 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 )
 
-func TestTransformReusesUnchangedSecret(t *testing.T) {
-	te := newTestExporter(t)
-	source := te.sources[sourceSecret]
-	store := cache.NewStore(cache.MetaNamespaceKeyFunc)
-	transform := source.transform(store)
-	c := goldenCases(t)[0]
-
-	first := transformSecret(t, transform, fakeSecret(c))
-	if err := store.Add(first); err != nil {
+// newUnstartedScope returns a scope of the test exporter's TLS source
+// whose informer never runs; the test fills its cache by hand.
+func newUnstartedScope(t *testing.T, te *testExporter) *secretScope {
+	t.Helper()
+	clients, err := newSecretClients(&rest.Config{Host: "https://127.0.0.1:1"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if again := transformSecret(t, transform, fakeSecret(c)); again != first {
+	scope, err := newSecretScope(te.sources[sourceSecret], clients, metav1.NamespaceAll, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return scope
+}
+
+func watchedMetadata(t *testing.T, scope *secretScope, secret *corev1.Secret) {
+	t.Helper()
+	slim, err := slimMetadata(&metav1.PartialObjectMetadata{ObjectMeta: secret.ObjectMeta})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scope.informer.GetIndexer().Add(slim); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStoreParsesEachVersionOnce(t *testing.T) {
+	te := newTestExporter(t)
+	scope := newUnstartedScope(t, te)
+	c := goldenCases(t)[0]
+	watchedMetadata(t, scope, fakeSecret(c))
+
+	scope.store(fakeSecret(c))
+	first := te.state.snapshot()
+	scope.store(fakeSecret(c))
+	if again := te.state.snapshot(); len(again) != 1 || again[0] != first[0] {
 		t.Error("a Secret with an unchanged resourceVersion was parsed again")
 	}
 
 	changed := fakeSecret(c)
 	changed.ResourceVersion = "2"
-	if next := transformSecret(t, transform, changed); next == first {
+	scope.store(changed)
+	if next := te.state.snapshot(); len(next) != 1 || next[0] == first[0] {
 		t.Error("a Secret with a new resourceVersion was not parsed again")
 	}
 }
 
-func TestTransformDropsSecretData(t *testing.T) {
+func TestStoreWipesSecretData(t *testing.T) {
 	te := newTestExporter(t)
-	transform := te.sources[sourceSecret].transform(cache.NewStore(cache.MetaNamespaceKeyFunc))
+	scope := newUnstartedScope(t, te)
 	secret := fakeSecret(goldenCases(t)[0])
+	watchedMetadata(t, scope, secret)
 	key := secret.Data[corev1.TLSPrivateKeyKey]
 
-	summary := transformSecret(t, transform, secret)
+	scope.store(secret)
 	if len(secret.Data) != 0 {
-		t.Errorf("Secret data has %d keys after the transform, want 0", len(secret.Data))
+		t.Errorf("Secret data has %d keys after the store, want 0", len(secret.Data))
 	}
 	for i, b := range key {
 		if b != 0 {
 			t.Fatalf("key byte %d not zeroed", i)
 		}
 	}
-	if got := len(summary.object.keys); got != 2 {
-		t.Errorf("summary keys = %d, want 2 (tls.crt, ca.crt)", got)
+	objects := te.state.snapshot()
+	if len(objects) != 1 || len(objects[0].keys) != 2 {
+		t.Errorf("State holds %d objects, want 1 with 2 keys (tls.crt, ca.crt)", len(objects))
 	}
 }
 
-func transformSecret(t *testing.T, transform cache.TransformFunc, secret *corev1.Secret) *secretSummary {
-	t.Helper()
-	out, err := transform(secret)
+// A read that returns a Secret after the informer dropped it, or saw it
+// replaced under the same name, must not bring the old one back.
+func TestStoreSkipsSecretsTheInformerLacks(t *testing.T) {
+	te := newTestExporter(t)
+	scope := newUnstartedScope(t, te)
+	c := goldenCases(t)[0]
+
+	scope.store(fakeSecret(c))
+	if n := len(te.state.snapshot()); n != 0 {
+		t.Errorf("a Secret the informer never saw was stored: State holds %d objects", n)
+	}
+
+	replaced := fakeSecret(c)
+	replaced.UID = "uid-of-the-new-secret"
+	watchedMetadata(t, scope, replaced)
+	scope.store(fakeSecret(c))
+	if n := len(te.state.snapshot()); n != 0 {
+		t.Errorf("a Secret with the UID of its deleted predecessor was stored: State holds %d objects", n)
+	}
+}
+
+func TestChangedMarksOnlyNewVersionsPending(t *testing.T) {
+	te := newTestExporter(t)
+	scope := newUnstartedScope(t, te)
+	secret := fakeSecret(goldenCases(t)[0])
+	watchedMetadata(t, scope, secret)
+	meta := &metav1.PartialObjectMetadata{ObjectMeta: secret.ObjectMeta}
+
+	scope.store(secret)
+	scope.changed(meta)
+	if pending := scope.takePending(); len(pending) != 0 {
+		t.Errorf("a replayed Secret at the parsed resourceVersion is pending: %v", pending)
+	}
+	meta.ResourceVersion = "2"
+	scope.changed(meta)
+	if pending := scope.takePending(); len(pending) != 1 || pending[0] != cache.MetaObjectToName(meta) {
+		t.Errorf("pending after a change = %v, want the changed Secret", pending)
+	}
+}
+
+func TestSlimMetadataKeepsIdentityOnly(t *testing.T) {
+	in := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+		Namespace: "gateways", Name: "edge", UID: "uid-edge", ResourceVersion: "7",
+		Labels:        map[string]string{"app": "edge"},
+		Annotations:   map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"data":{"tls.key":"..."}}`},
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
+	}}
+	out, err := slimMetadata(in)
 	if err != nil {
-		t.Fatalf("transform: %v", err)
+		t.Fatal(err)
 	}
-	summary, ok := out.(*secretSummary)
-	if !ok {
-		t.Fatalf("transform returned %T, want *secretSummary", out)
+	slim := out.(*metav1.PartialObjectMetadata)
+	want := metav1.ObjectMeta{Namespace: "gateways", Name: "edge", UID: "uid-edge", ResourceVersion: "7"}
+	if slim.Namespace != want.Namespace || slim.Name != want.Name || slim.UID != want.UID ||
+		slim.ResourceVersion != want.ResourceVersion || slim.Labels != nil || slim.Annotations != nil || slim.ManagedFields != nil {
+		t.Errorf("slimMetadata kept %+v, want only %+v", slim.ObjectMeta, want)
 	}
-	return summary
 }

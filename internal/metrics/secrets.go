@@ -3,18 +3,17 @@ package metrics
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 	"unique"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/meshcert/meshcert/internal/logging"
@@ -45,22 +44,6 @@ var istioSkippedTypes = []corev1.SecretType{
 	"helm.sh/release.v1",
 }
 
-// secretSummary is the informer cache's stand-in for a Secret: its
-// identity and the parsed facts, without data.
-type secretSummary struct {
-	metav1.TypeMeta
-	metav1.ObjectMeta
-	object *object
-}
-
-// DeepCopyObject implements runtime.Object. The facts are immutable and
-// shared.
-func (s *secretSummary) DeepCopyObject() runtime.Object {
-	c := *s
-	s.ObjectMeta.DeepCopyInto(&c.ObjectMeta)
-	return &c
-}
-
 // SecretOptions select the Secrets to watch.
 type SecretOptions struct {
 	NamespaceInclude []string
@@ -70,23 +53,36 @@ type SecretOptions struct {
 	ResyncPeriod time.Duration
 }
 
-// secretSource keeps the State in step with the Secrets of one kind
-// through informers: one per included namespace, or one for all.
+// secretSource keeps the State in step with the Secrets of one kind. It
+// watches their metadata only, one informer per included namespace or one
+// for all, and reads the data of a Secret when its resourceVersion
+// changes, through a client whose connections close after each response
+// (see newDataClient). So the long-lived watch connection never carries
+// a private key, and once a read is done no buffer of this process still
+// holds one.
 type secretSource struct {
 	source        string
 	keys          []dataKey
 	fieldSelector string
-	informers     []cache.SharedIndexInformer
-	registrations []cache.ResourceEventHandlerRegistration
+	labelSelector string
+	scopes        []*secretScope
 	parser        *parser
 	state         *State
 	self          *selfMetrics
 	logger        logr.Logger
 }
 
-func newSecretSource(client kubernetes.Interface, source string, opts SecretOptions, deps sourceDeps) (*secretSource, error) {
+// secretClients are the two clients of the Secret sources: metadata for
+// the watches, data for reading Secrets.
+type secretClients struct {
+	metadata metadata.Interface
+	data     rest.Interface
+}
+
+func newSecretSource(clients secretClients, source string, opts SecretOptions, deps sourceDeps) (*secretSource, error) {
 	s := &secretSource{
-		source: source, keys: tlsKeys, parser: deps.parser, state: deps.state, self: deps.self,
+		source: source, keys: tlsKeys, labelSelector: opts.LabelSelector,
+		parser: deps.parser, state: deps.state, self: deps.self,
 		logger: deps.logger.WithValues("source", source),
 	}
 	fields := []string{"type=" + string(corev1.SecretTypeTLS)}
@@ -107,124 +103,17 @@ func newSecretSource(client kubernetes.Interface, source string, opts SecretOpti
 		namespaces = []string{metav1.NamespaceAll}
 	}
 	for _, namespace := range namespaces {
-		if err := s.addInformer(client, namespace, opts); err != nil {
+		scope, err := newSecretScope(s, clients, namespace, opts.ResyncPeriod)
+		if err != nil {
 			return nil, err
 		}
+		s.scopes = append(s.scopes, scope)
 	}
 	return s, nil
 }
 
-func (s *secretSource) addInformer(client kubernetes.Interface, namespace string, opts SecretOptions) error {
-	secrets := client.CoreV1().Secrets(namespace)
-	selectors := func(options *metav1.ListOptions) {
-		options.FieldSelector = s.fieldSelector
-		options.LabelSelector = opts.LabelSelector
-	}
-	var started atomic.Bool
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-			selectors(&options)
-			list, err := secrets.List(ctx, pagedList(options))
-			s.requestFailed("list", namespace, err)
-			return list, err
-		},
-		WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-			selectors(&options)
-			if started.Swap(true) {
-				s.watchRestarted(namespace, options.ResourceVersion)
-			}
-			w, err := secrets.Watch(ctx, options)
-			s.requestFailed("watch", namespace, err)
-			return w, err
-		},
-	}
-	informer := cache.NewSharedIndexInformerWithOptions(lw, &corev1.Secret{}, cache.SharedIndexInformerOptions{
-		ResyncPeriod:      opts.ResyncPeriod,
-		ObjectDescription: s.source + " Secrets",
-	})
-	if err := informer.SetTransform(s.transform(informer.GetStore())); err != nil {
-		return fmt.Errorf("set transform of the %s informer: %w", s.source, err)
-	}
-	if err := informer.SetWatchErrorHandlerWithContext(s.watchError); err != nil {
-		return fmt.Errorf("set watch error handler of the %s informer: %w", s.source, err)
-	}
-	registration, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { s.apply(obj) },
-		UpdateFunc: func(_, obj any) { s.apply(obj) },
-		DeleteFunc: s.delete,
-	})
-	if err != nil {
-		return fmt.Errorf("add handler to the %s informer: %w", s.source, err)
-	}
-	s.informers = append(s.informers, informer)
-	s.registrations = append(s.registrations, registration)
-	return nil
-}
-
-// listPageSize bounds the Secrets one list response carries.
-const listPageSize = 500
-
-// pagedList makes the initial list paged. The reflector requests
-// resourceVersion "0", which the API server serves whole from its watch
-// cache, ignoring the limit; an unset resourceVersion honours it. On API
-// servers with streaming lists (WatchList), the initial state arrives
-// through the watch instead and this is not called.
-func pagedList(options metav1.ListOptions) metav1.ListOptions {
-	if options.ResourceVersion == "0" && options.Continue == "" {
-		options.ResourceVersion = ""
-	}
-	if options.Limit == 0 {
-		options.Limit = listPageSize
-	}
-	return options
-}
-
-// transform replaces each Secret with its summary before it enters the
-// informer's queue and cache, so Secret data never stays in memory. A
-// Secret whose resourceVersion is unchanged since the cached summary (a
-// relist after a broken watch) is not parsed again. Parsing here costs
-// tens of microseconds per changed Secret, on the informer's goroutine.
-func (s *secretSource) transform(store cache.Store) cache.TransformFunc {
-	return func(in any) (any, error) {
-		secret, ok := in.(*corev1.Secret)
-		if !ok {
-			return in, nil
-		}
-		defer wipeData(secret)
-		if cached, ok := cachedSummary(store, secret); ok {
-			return cached, nil
-		}
-		return s.summarize(secret), nil
-	}
-}
-
-// wipeData zeroes the Secret's data in place. The informer and the watch
-// keep the last Secret they decoded in local variables until the next
-// event arrives, so zeroing keeps its key bytes out of those copies. The
-// transform is the first to see a decoded object, so changing it is safe.
-func wipeData(secret *corev1.Secret) {
-	for key, value := range secret.Data {
-		clear(value)
-		delete(secret.Data, key)
-	}
-	for key := range secret.StringData {
-		delete(secret.StringData, key)
-	}
-}
-
-func cachedSummary(store cache.Store, secret *corev1.Secret) (*secretSummary, bool) {
-	item, exists, err := store.GetByKey(secret.Namespace + "/" + secret.Name)
-	if err != nil || !exists {
-		return nil, false
-	}
-	summary, ok := item.(*secretSummary)
-	if !ok || summary.UID != secret.UID || summary.ResourceVersion != secret.ResourceVersion {
-		return nil, false
-	}
-	return summary, true
-}
-
-func (s *secretSource) summarize(secret *corev1.Secret) *secretSummary {
+// summarize parses the certificate values of secret.
+func (s *secretSource) summarize(secret *corev1.Secret) *object {
 	defer s.self.timeParse(s.source)()
 	namespace := unique.Make(secret.Namespace).Value()
 	obj := &object{source: s.source, namespace: namespace, name: secret.Name}
@@ -237,36 +126,57 @@ func (s *secretSource) summarize(secret *corev1.Secret) *secretSummary {
 	}
 	s.logger.V(logging.Debug).Info("Parsed Secret", "namespace", namespace, "name", secret.Name,
 		"resourceVersion", secret.ResourceVersion, "keys", len(obj.keys))
-	return &secretSummary{
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace: namespace, Name: secret.Name, UID: secret.UID, ResourceVersion: secret.ResourceVersion,
-		},
-		object: obj,
-	}
+	return obj
 }
 
-func (s *secretSource) apply(item any) {
-	summary, ok := item.(*secretSummary)
-	if !ok {
-		s.logger.Error(fmt.Errorf("unexpected object %T in the informer", item), "Skipped object")
-		return
-	}
-	s.state.set(summary.object)
+func (s *secretSource) apply(obj *object) {
+	s.state.set(obj)
 	s.self.touch(s.source)
 }
 
-func (s *secretSource) delete(item any) {
-	if tombstone, ok := item.(cache.DeletedFinalStateUnknown); ok {
-		item = tombstone.Obj
-	}
-	summary, ok := item.(*secretSummary)
-	if !ok {
-		s.logger.Error(fmt.Errorf("unexpected object %T in the informer", item), "Skipped deleted object")
-		return
-	}
-	s.state.remove(objectKey{source: s.source, namespace: summary.Namespace, name: summary.Name})
+func (s *secretSource) remove(name cache.ObjectName) {
+	s.state.remove(objectKey{source: s.source, namespace: name.Namespace, name: name.Name})
 	s.self.touch(s.source)
-	s.logger.V(logging.Debug).Info("Removed Secret", "namespace", summary.Namespace, "name", summary.Name)
+	s.logger.V(logging.Debug).Info("Removed Secret", "namespace", name.Namespace, "name", name.Name)
+}
+
+// wipeData zeroes the Secret's data in place, so that the decoded copy
+// of its key bytes is gone before the object becomes garbage.
+func wipeData(secret *corev1.Secret) {
+	for key, value := range secret.Data {
+		clear(value)
+		delete(secret.Data, key)
+	}
+	for key := range secret.StringData {
+		delete(secret.StringData, key)
+	}
+}
+
+// run runs every scope until ctx ends and marks the source synced once
+// each has read the Secrets of its initial list.
+func (s *secretSource) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, scope := range s.scopes {
+		wg.Go(func() { scope.run(ctx) })
+	}
+	s.logger.Info("Watching Secrets", "fieldSelector", s.fieldSelector, "labelSelector", s.labelSelector,
+		"informers", len(s.scopes))
+	if wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(context.Context) (bool, error) {
+		return s.hasSynced(), nil
+	}) == nil {
+		s.self.markSynced(s.source)
+		s.logger.Info("Synced Secrets", "objects", s.state.count(s.source))
+	}
+	wg.Wait()
+}
+
+func (s *secretSource) hasSynced() bool {
+	for _, scope := range s.scopes {
+		if !scope.synced.Load() {
+			return false
+		}
+	}
+	return true
 }
 
 // watchRestarted counts and logs a watch started again after the previous
@@ -294,32 +204,4 @@ func (s *secretSource) requestFailed(verb, namespace string, err error) {
 func (s *secretSource) watchError(ctx context.Context, r *cache.Reflector, err error) {
 	s.logger.Error(err, "Watch of Secrets ended, restarting it")
 	cache.DefaultWatchErrorHandler(ctx, r, err)
-}
-
-// run runs the informers until ctx ends and marks the source synced once
-// every handler has seen the initial list.
-func (s *secretSource) run(ctx context.Context) {
-	for _, informer := range s.informers {
-		go informer.RunWithContext(ctx)
-	}
-	s.logger.Info("Watching Secrets", "fieldSelector", s.fieldSelector, "informers", len(s.informers))
-	synced := make([]cache.InformerSynced, len(s.registrations))
-	for i, registration := range s.registrations {
-		synced[i] = registration.HasSynced
-	}
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
-		return
-	}
-	s.self.markSynced(s.source)
-	s.logger.Info("Synced Secrets", "objects", s.state.count(s.source))
-	<-ctx.Done()
-}
-
-func (s *secretSource) hasSynced() bool {
-	for _, registration := range s.registrations {
-		if !registration.HasSynced() {
-			return false
-		}
-	}
-	return true
 }

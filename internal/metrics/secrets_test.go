@@ -2,16 +2,21 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr/testr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clientfeatures "k8s.io/client-go/features"
+	clientfeaturestesting "k8s.io/client-go/features/testing"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -24,11 +29,7 @@ const notAfterFamily = "meshcert_certificate_not_after_timestamp_seconds"
 // startExporter runs an exporter against config until the test ends.
 func startExporter(t *testing.T, config *rest.Config, opts Options) *Exporter {
 	t.Helper()
-	client, err := kubernetes.NewForConfig(config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.Client = client
+	opts.Config = config
 	opts.Logger = testr.NewWithOptions(t, testr.Options{Verbosity: 0})
 	exporter, err := New(opts)
 	if err != nil {
@@ -244,5 +245,92 @@ func TestSecretsNamespaceAndLabelSelection(t *testing.T) {
 	})
 	if got := len(samples(t, exporter.Gatherer(), notAfterFamily, nil)); got != 2 {
 		t.Errorf("not-after series = %d, want 2 (only the labelled Secrets of team-a and team-b)", got)
+	}
+}
+
+// listRecorder records the list requests for Secrets that pass through a
+// client's transport, split into metadata lists (the watches' initial
+// lists) and data lists (the reads).
+type listRecorder struct {
+	mu             sync.Mutex
+	metadata, data []url.Values
+}
+
+func (r *listRecorder) wrap(next http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(request *http.Request) (*http.Response, error) {
+		query := request.URL.Query()
+		if request.Method == http.MethodGet && strings.HasSuffix(request.URL.Path, "/secrets") && query.Get("watch") != "true" {
+			r.mu.Lock()
+			if strings.Contains(request.Header.Get("Accept"), "as=PartialObjectMetadata") {
+				r.metadata = append(r.metadata, query)
+			} else {
+				r.data = append(r.data, query)
+			}
+			r.mu.Unlock()
+		}
+		return next.RoundTrip(request)
+	})
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(request *http.Request) (*http.Response, error) { return f(request) }
+
+// checkPaged fails the test unless lists holds pages of listPageSize
+// Secrets that follow one another through continue tokens.
+func checkPaged(t *testing.T, what string, lists []url.Values, wantPages int) {
+	t.Helper()
+	continued := 0
+	for _, query := range lists {
+		if query.Get("limit") != strconv.Itoa(listPageSize) {
+			t.Errorf("%s list with limit %q, want %d", what, query.Get("limit"), listPageSize)
+		}
+		if query.Get("continue") != "" {
+			continued++
+		}
+	}
+	if continued < wantPages-1 {
+		t.Errorf("%s lists: %d with a continue token among %d, want at least %d", what, continued, len(lists), wantPages-1)
+	}
+}
+
+// The exporter reads the data of many Secrets with a paged list, and
+// lists their metadata in pages too when the API server or client does
+// not stream the initial state through the watch.
+func TestSecretsInitialListIsPaged(t *testing.T) {
+	cluster := testenv.Start(t, testenv.Options{})
+	client := kubernetes.NewForConfigOrDie(cluster.Config)
+	createNamespaces(t, client, "gateways")
+	ctx := testenv.Context(t)
+	chain := testcerts.NewChain(t, 2, testcerts.Options{KeyKind: testcerts.ECDSAP256})
+	data := map[string][]byte{"tls.crt": chain.CertPEM(), "tls.key": chain.Leaf.KeyPEM}
+	const count = 2*listPageSize + 100
+	for i := range count {
+		secret := newSecret("gateways", fmt.Sprintf("secret-%04d", i), corev1.SecretTypeTLS, data)
+		if _, err := client.CoreV1().Secrets("gateways").Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantPages := count/listPageSize + 1
+
+	for _, watchList := range []bool{true, false} {
+		t.Run(fmt.Sprintf("WatchListClient=%t", watchList), func(t *testing.T) {
+			clientfeaturestesting.SetFeatureDuringTest(t, clientfeatures.WatchListClient, watchList)
+			recorder := &listRecorder{}
+			config := rest.CopyConfig(cluster.Config)
+			config.Wrap(recorder.wrap)
+			exporter := startExporter(t, config, Options{})
+			eventually(t, "exporter synced", exporter.Ready)
+
+			if got := exporter.state.count(sourceSecret); got != count {
+				t.Errorf("exporter holds %d Secrets, want %d", got, count)
+			}
+			recorder.mu.Lock()
+			defer recorder.mu.Unlock()
+			checkPaged(t, "data", recorder.data, wantPages)
+			if !watchList {
+				checkPaged(t, "metadata", recorder.metadata, wantPages)
+			}
+		})
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -88,11 +87,13 @@ func newExporter(o *Options, logger logr.Logger, build metrics.BuildInfo) (*metr
 		Build: build, RuntimeMetrics: true, Logger: logger,
 	}
 	if o.Kubernetes {
-		client, err := newClient(o.Kubeconfig)
+		config, err := loadConfig(o.Kubeconfig)
 		if err != nil {
 			return nil, err
 		}
-		opts.Client = client
+		config = rest.CopyConfig(config)
+		config.UserAgent = "meshcert-exporter"
+		opts.Config = config
 	}
 	return metrics.New(opts)
 }
@@ -126,24 +127,6 @@ func (e loggedError) Unwrap() error { return e.error }
 func Logged(err error) bool {
 	var logged loggedError
 	return errors.As(err, &logged)
-}
-
-// newClient builds a client that reads Secrets as protobuf, which is
-// smaller on the wire and cheaper to decode than JSON.
-func newClient(kubeconfig string) (kubernetes.Interface, error) {
-	config, err := loadConfig(kubeconfig)
-	if err != nil {
-		return nil, err
-	}
-	config = rest.CopyConfig(config)
-	config.ContentType = "application/vnd.kubernetes.protobuf"
-	config.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	config.UserAgent = "meshcert-exporter"
-	client, err := kubernetes.NewForConfig(config)
-	if err != nil {
-		return nil, fmt.Errorf("create Kubernetes client: %w", err)
-	}
-	return client, nil
 }
 
 func loadConfig(kubeconfig string) (*rest.Config, error) {
