@@ -98,8 +98,11 @@ func StartN(tb testing.TB, n int, opts Options) []*Cluster {
 		if i == 0 {
 			webhook = opts.Webhook
 		}
+		// The certificate folder outlives each kube-apiserver process, so
+		// RestartAPIServer can serve the same certificates again.
+		certDir := tb.TempDir()
 		wg.Go(func() {
-			clusters[i], errs[i] = startCluster(fmt.Sprintf("cluster-%d", i+1), crdPaths, webhook)
+			clusters[i], errs[i] = startCluster(fmt.Sprintf("cluster-%d", i+1), crdPaths, certDir, webhook)
 		})
 	}
 	wg.Wait()
@@ -117,8 +120,12 @@ func StartN(tb testing.TB, n int, opts Options) []*Cluster {
 	return clusters
 }
 
-func startCluster(name string, crdPaths []string, webhook *envtest.WebhookInstallOptions) (*Cluster, error) {
+func startCluster(name string, crdPaths []string, certDir string, webhook *envtest.WebhookInstallOptions) (*Cluster, error) {
 	env := &envtest.Environment{
+		// envtest creates the serving certificate, the client CA and the
+		// service account keys in a temporary folder that it deletes when
+		// the API server stops, unless CertDir names a folder.
+		ControlPlane:          envtest.ControlPlane{APIServer: &envtest.APIServer{CertDir: certDir}},
 		CRDDirectoryPaths:     crdPaths,
 		ErrorIfCRDPathMissing: true,
 		Scheme:                Scheme,
