@@ -98,8 +98,11 @@ func StartN(tb testing.TB, n int, opts Options) []*Cluster {
 		if i == 0 {
 			webhook = opts.Webhook
 		}
+		// The certificate folder outlives each kube-apiserver process, so
+		// RestartAPIServer can serve the same certificates again.
+		certDir := tb.TempDir()
 		wg.Go(func() {
-			clusters[i], errs[i] = startCluster(fmt.Sprintf("cluster-%d", i+1), crdPaths, webhook)
+			clusters[i], errs[i] = startCluster(fmt.Sprintf("cluster-%d", i+1), crdPaths, certDir, webhook)
 		})
 	}
 	wg.Wait()
@@ -117,8 +120,12 @@ func StartN(tb testing.TB, n int, opts Options) []*Cluster {
 	return clusters
 }
 
-func startCluster(name string, crdPaths []string, webhook *envtest.WebhookInstallOptions) (*Cluster, error) {
+func startCluster(name string, crdPaths []string, certDir string, webhook *envtest.WebhookInstallOptions) (*Cluster, error) {
 	env := &envtest.Environment{
+		// envtest creates the serving certificate, the client CA and the
+		// service account keys in a temporary folder that it deletes when
+		// the API server stops, unless CertDir names a folder.
+		ControlPlane:          envtest.ControlPlane{APIServer: &envtest.APIServer{CertDir: certDir}},
 		CRDDirectoryPaths:     crdPaths,
 		ErrorIfCRDPathMissing: true,
 		Scheme:                Scheme,
@@ -127,6 +134,12 @@ func startCluster(name string, crdPaths []string, webhook *envtest.WebhookInstal
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  time.Minute,
 	}
+	// On SIGTERM the API server waits up to --request-timeout (one minute
+	// by default) for open watches to end, because k8s.io/apiserver uses
+	// it as the HTTP server's shutdown timeout. With a grace period it ends
+	// the watches itself, so stopping a cluster with clients attached
+	// takes seconds.
+	env.ControlPlane.GetAPIServer().Configure().Set("shutdown-watch-termination-grace-period", "2s")
 	if webhook != nil {
 		env.WebhookInstallOptions = *webhook
 	}

@@ -7,6 +7,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -116,5 +118,74 @@ func TestTwoClusters(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s sees the namespace written to %s", cluster.Name, other.Name)
 		}
+	}
+}
+
+func TestRestartAPIServer(t *testing.T) {
+	cluster := testenv.Start(t, testenv.Options{})
+	ctx := testenv.Context(t)
+	// The clientset is built once, before the restart, as a long-running
+	// controller would.
+	clientset := kubernetes.NewForConfigOrDie(cluster.Config)
+	config := rest.CopyConfig(cluster.Config)
+
+	namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "istio-system"}}
+	if _, err := clientset.CoreV1().Namespaces().Create(ctx, namespace, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create namespace: %v", err)
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "before-restart", Namespace: "istio-system"},
+		Data:       map[string][]byte{"value": []byte("stored in etcd")},
+	}
+	if _, err := clientset.CoreV1().Secrets("istio-system").Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create secret: %v", err)
+	}
+	istioGateway := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "networking.istio.io/v1",
+		"kind":       "Gateway",
+		"metadata":   map[string]any{"name": "before-restart", "namespace": "istio-system"},
+		"spec":       map[string]any{"selector": map[string]any{"istio": "ingressgateway"}},
+	}}
+	if err := cluster.Client.Create(ctx, istioGateway); err != nil {
+		t.Fatalf("create Istio gateway: %v", err)
+	}
+	watcher, err := clientset.CoreV1().Secrets("istio-system").Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("watch secrets: %v", err)
+	}
+	defer watcher.Stop()
+
+	cluster.RestartAPIServer(t)
+
+	// A watch open before the restart ends, which shows that the old
+	// process is gone and the objects below come from etcd.
+	for range watcher.ResultChan() {
+	}
+	if ctx.Err() != nil {
+		t.Fatal("watch opened before the restart was still open at the test's deadline")
+	}
+	if cluster.Config.Host != config.Host {
+		t.Errorf("host = %s after the restart, want %s", cluster.Config.Host, config.Host)
+	}
+	got, err := clientset.CoreV1().Secrets("istio-system").Get(ctx, "before-restart", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get secret created before the restart: %v", err)
+	}
+	if string(got.Data["value"]) != "stored in etcd" {
+		t.Errorf("secret value = %q after the restart, want %q", got.Data["value"], "stored in etcd")
+	}
+	gotIstio := &unstructured.Unstructured{}
+	gotIstio.SetGroupVersionKind(schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "Gateway"})
+	if err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(istioGateway), gotIstio); err != nil {
+		t.Errorf("get Istio gateway created before the restart: %v", err)
+	}
+
+	rebuilt, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "after-restart", Namespace: "istio-system"}}
+	if _, err := rebuilt.CoreV1().Secrets("istio-system").Create(ctx, after, metav1.CreateOptions{}); err != nil {
+		t.Errorf("create secret with a copy of the config from before the restart: %v", err)
 	}
 }
