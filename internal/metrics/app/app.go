@@ -27,6 +27,8 @@ type Options struct {
 	TelemetryPath  string
 	Kubernetes     bool
 	Kubeconfig     string
+	QPS            float32
+	Burst          int
 	Secrets        metrics.SecretOptions
 	IstioSecrets   bool
 	Paths          []string
@@ -43,6 +45,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 			"only files are read.")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "",
 		"Path to a kubeconfig; empty uses the in-cluster configuration, then $KUBECONFIG and ~/.kube/config.")
+	fs.Float32Var(&o.QPS, "kube-api-qps", 20,
+		"Requests per second to the Kubernetes API, sustained; the initial sync reads Secrets in pages of 500.")
+	fs.IntVar(&o.Burst, "kube-api-burst", 40, "Requests to the Kubernetes API allowed at once above --kube-api-qps.")
 	fs.StringSliceVar(&o.Secrets.NamespaceInclude, "namespace-include", nil,
 		"Namespaces to watch (repeatable or comma-separated); empty watches every namespace.")
 	fs.StringSliceVar(&o.Secrets.NamespaceExclude, "namespace-exclude", nil,
@@ -64,6 +69,9 @@ func Run(ctx context.Context, o *Options, fs *pflag.FlagSet) error {
 	}
 	if !fs.Changed("kubernetes") && len(o.Paths) > 0 && o.Kubeconfig == "" {
 		o.Kubernetes = false
+	}
+	if o.QPS <= 0 || o.Burst < 1 {
+		return fmt.Errorf("invalid --kube-api-qps %v or --kube-api-burst %d: both must be positive", o.QPS, o.Burst)
 	}
 	if o.Kubernetes && o.Secrets.LabelSelector != "" {
 		if _, err := labels.Parse(o.Secrets.LabelSelector); err != nil {
@@ -93,6 +101,7 @@ func newExporter(o *Options, logger logr.Logger, build metrics.BuildInfo) (*metr
 		}
 		config = rest.CopyConfig(config)
 		config.UserAgent = "meshcert-exporter"
+		config.QPS, config.Burst = o.QPS, o.Burst
 		opts.Config = config
 	}
 	return metrics.New(opts)
