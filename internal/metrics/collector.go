@@ -2,9 +2,7 @@ package metrics
 
 import (
 	"math"
-	"slices"
 	"strconv"
-	"strings"
 )
 
 // certFamily is one metric family of certificate series. Every one is a
@@ -37,84 +35,88 @@ const (
 	familyCount
 )
 
-// exposition is the text exposition of one object's series, rendered once
-// when the object is stored. The lines of family i are text[ends[i-1]:ends[i]].
-type exposition struct {
-	text []byte
-	ends [familyCount]int
-}
-
-// family returns the lines of family i, empty when the object has none.
-func (e *exposition) family(i int) []byte {
-	start := 0
-	if i > 0 {
-		start = e.ends[i-1]
-	}
-	return e.text[start:e.ends[i]]
-}
-
 // label is one label pair of a series.
 type label struct{ name, value string }
 
-// renderObject renders the series of obj family by family, in the order of
-// its keys and certificates.
-func renderObject(obj *object) *exposition {
-	e := &exposition{}
-	for i := range familyCount {
-		for _, kv := range obj.keys {
-			e.text = appendFamily(e.text, i, obj, kv)
+// hasFamily reports whether obj has series in family i.
+func hasFamily(obj *object, i int) bool {
+	for _, kv := range obj.keys {
+		value := kv.value
+		switch i {
+		case familyInfo, familyNotAfter, familyNotBefore, familyExpiry:
+			if len(value.certs) > 0 {
+				return true
+			}
+		case familyDuplicates:
+			if value.duplicates > 0 {
+				return true
+			}
+		case familyError:
+			if len(value.reasons) > 0 {
+				return true
+			}
 		}
-		e.ends[i] = len(e.text)
 	}
-	return e
+	return false
 }
 
-// appendFamily appends the series of family i for one key of obj.
+// appendObjectFamily appends the series of family i of obj, in the order
+// of its keys and certificates.
+func appendObjectFamily(b []byte, i int, obj *object) []byte {
+	for _, kv := range obj.keys {
+		b = appendFamily(b, i, obj, kv)
+	}
+	return b
+}
+
+// appendFamily appends the series of family i for one key of obj. Each
+// label list is written sorted by name, as client_golang sorts labels.
 func appendFamily(b []byte, i int, obj *object, kv keyValue) []byte {
-	name, value := certFamilies[i].name, kv.value
-	base := []label{{"namespace", obj.namespace}, {"secret", obj.name}, {"key", kv.key}, {"path", labelValue(obj.path)}}
+	name, value, path := certFamilies[i].name, kv.value, labelValue(obj.path)
 	switch i {
-	case familyInfo, familyNotAfter, familyNotBefore:
+	case familyInfo:
 		for _, cert := range value.certs {
-			b = appendCertSeries(b, i, base, cert)
+			f := cert.facts
+			labels := [...]label{{"fingerprint", f.fingerprint}, {"index", cert.index}, {"key", kv.key},
+				{"key_algorithm", f.keyAlgorithm}, {"key_bits", f.keyBits}, {"namespace", obj.namespace},
+				{"path", path}, {"san_count", f.sanCount}, {"secret", obj.name}}
+			b = appendSeries(b, name, labels[:], 1)
+		}
+	case familyNotAfter, familyNotBefore:
+		for _, cert := range value.certs {
+			f := cert.facts
+			labels := [...]label{{"fingerprint", f.fingerprint}, {"index", cert.index}, {"issuer_cn", f.issuerCN},
+				{"key", kv.key}, {"namespace", obj.namespace}, {"path", path}, {"role", cert.role},
+				{"secret", obj.name}, {"serial", f.serial}, {"subject_cn", f.subjectCN}}
+			timestamp := f.notAfter
+			if i == familyNotBefore {
+				timestamp = f.notBefore
+			}
+			b = appendSeries(b, name, labels[:], timestamp)
 		}
 	case familyDuplicates:
 		if value.duplicates > 0 {
-			b = appendSeries(b, name, base, float64(value.duplicates))
+			labels := [...]label{{"key", kv.key}, {"namespace", obj.namespace}, {"path", path}, {"secret", obj.name}}
+			b = appendSeries(b, name, labels[:], float64(value.duplicates))
 		}
 	case familyError:
 		for _, reason := range value.reasons {
-			b = appendSeries(b, name, append(base, label{"reason", reason}), 1)
+			labels := [...]label{{"key", kv.key}, {"namespace", obj.namespace}, {"path", path},
+				{"reason", reason}, {"secret", obj.name}}
+			b = appendSeries(b, name, labels[:], 1)
 		}
 	case familyExpiry:
 		if len(value.certs) > 0 {
-			b = appendSeries(b, name, base, value.expiry)
+			labels := [...]label{{"key", kv.key}, {"namespace", obj.namespace}, {"path", path}, {"secret", obj.name}}
+			b = appendSeries(b, name, labels[:], value.expiry)
 		}
 	}
 	return b
 }
 
-func appendCertSeries(b []byte, i int, base []label, cert certSeries) []byte {
-	f := cert.facts
-	labels := append(base[:len(base):len(base)], label{"index", cert.index}, label{"fingerprint", f.fingerprint})
-	if i == familyInfo {
-		labels = append(labels, label{"san_count", f.sanCount}, label{"key_algorithm", f.keyAlgorithm},
-			label{"key_bits", f.keyBits})
-		return appendSeries(b, certFamilies[i].name, labels, 1)
-	}
-	labels = append(labels, label{"role", cert.role}, label{"subject_cn", f.subjectCN},
-		label{"issuer_cn", f.issuerCN}, label{"serial", f.serial})
-	value := f.notAfter
-	if i == familyNotBefore {
-		value = f.notBefore
-	}
-	return appendSeries(b, certFamilies[i].name, labels, value)
-}
-
-// appendSeries appends one line of the text format 0.0.4 with the labels
-// sorted by name, as client_golang sorts them.
+// appendSeries appends one line of the text format 0.0.4. The labels are
+// already sorted by name.
 func appendSeries(b []byte, name string, labels []label, value float64) []byte {
-	slices.SortFunc(labels, func(x, y label) int { return strings.Compare(x.name, y.name) })
 	b = append(b, name...)
 	b = append(b, '{')
 	for j, l := range labels {
@@ -134,6 +136,9 @@ func appendSeries(b []byte, name string, labels []label, value float64) []byte {
 // appendEscaped escapes s as expfmt's text encoder does: a backslash and a
 // newline always, a double quote in label values.
 func appendEscaped(b []byte, s string, quoted bool) []byte {
+	if !needsEscape(s) {
+		return append(b, s...)
+	}
 	for j := 0; j < len(s); j++ {
 		switch c := s[j]; {
 		case c == '\\':
@@ -147,6 +152,18 @@ func appendEscaped(b []byte, s string, quoted bool) []byte {
 		}
 	}
 	return b
+}
+
+// needsEscape reports whether s holds a backslash, a newline or a double
+// quote. A plain loop is several times faster here than strings.ContainsAny,
+// which builds its character set on every call.
+func needsEscape(s string) bool {
+	for j := 0; j < len(s); j++ {
+		if c := s[j]; c == '\\' || c == '\n' || c == '"' {
+			return true
+		}
+	}
+	return false
 }
 
 // appendFloat formats f as expfmt's text encoder does.

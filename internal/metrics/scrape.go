@@ -3,15 +3,12 @@ package metrics
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -28,48 +25,58 @@ const maxScrapesInFlight = 4
 // textContentType is the text format 0.0.4 that every scrape is served in.
 var textContentType = string(expfmt.NewFormat(expfmt.TypeTextPlain))
 
-// writeCertFamilies writes the certificate families whose names sort
-// before limit (all of them when limit is empty) and have not been written
-// yet. next is the index of the first family not yet written.
-func writeCertFamilies(w *bufio.Writer, objects []*object, next int, limit string) int {
-	for ; next < familyCount && (limit == "" || certFamilies[next].name < limit); next++ {
-		if !slices.ContainsFunc(objects, func(obj *object) bool { return len(obj.series.family(next)) > 0 }) {
+// writeCertFamilies renders the certificate families of objects, each
+// with its HELP and TYPE lines, skipping families without series.
+func writeCertFamilies(w io.Writer, objects []*object) error {
+	var line []byte
+	for i := range familyCount {
+		if !slices.ContainsFunc(objects, func(obj *object) bool { return hasFamily(obj, i) }) {
 			continue
 		}
-		_, _ = w.Write(appendHeader(nil, next))
+		if _, err := w.Write(appendHeader(line[:0], i)); err != nil {
+			return err
+		}
 		for _, obj := range objects {
-			_, _ = w.Write(obj.series.family(next))
+			line = appendObjectFamily(line[:0], i, obj)
+			if _, err := w.Write(line); err != nil {
+				return err
+			}
 		}
 	}
-	return next
+	return nil
 }
 
-// writeText writes the certificate families from the rendered cache and
-// the families of self in one text exposition, sorted by family name.
-// It returns the error of gathering self or of writing to w.
-func (s *State) writeText(w io.Writer, self prometheus.Gatherer) error {
-	buffered := bufio.NewWriterSize(w, 64<<10)
-	objects := s.snapshot()
-	var gatherErr error
-	var families []*dto.MetricFamily
-	if self != nil {
-		families, gatherErr = self.Gather()
+// writeSelf writes the families of self, the exporter's own metrics. It
+// returns the error of gathering them, after writing what was gathered,
+// or of writing to w.
+func writeSelf(w io.Writer, self prometheus.Gatherer) error {
+	if self == nil {
+		return nil
 	}
-	next := 0
+	families, gatherErr := self.Gather()
 	for _, family := range families {
-		next = writeCertFamilies(buffered, objects, next, family.GetName())
-		if _, err := expfmt.MetricFamilyToText(buffered, family); err != nil {
+		if _, err := expfmt.MetricFamilyToText(w, family); err != nil {
 			return fmt.Errorf("encode %s: %w", family.GetName(), err)
 		}
-	}
-	writeCertFamilies(buffered, objects, next, "")
-	if err := buffered.Flush(); err != nil {
-		return fmt.Errorf("write scrape: %w", err)
 	}
 	if gatherErr != nil {
 		return fmt.Errorf("gather self metrics: %w", gatherErr)
 	}
 	return nil
+}
+
+// writeText writes the certificate families and then the families of
+// self in one text exposition.
+func (s *State) writeText(w io.Writer, self prometheus.Gatherer) error {
+	buffered := bufio.NewWriterSize(w, 64<<10)
+	if err := writeCertFamilies(buffered, s.snapshot()); err != nil {
+		return fmt.Errorf("write scrape: %w", err)
+	}
+	selfErr := writeSelf(buffered, self)
+	if err := buffered.Flush(); err != nil {
+		return fmt.Errorf("write scrape: %w", err)
+	}
+	return selfErr
 }
 
 // Gatherer returns the certificate metrics and the exporter's own metrics
@@ -94,11 +101,6 @@ func (e *Exporter) Gatherer() prometheus.Gatherer {
 		return families, nil
 	})
 }
-
-var gzipWriters = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-	return w
-}}
 
 // metricsHandler serves the text exposition, gzip-compressed when the
 // client accepts gzip, as Prometheus does.
@@ -127,11 +129,7 @@ func (e *Exporter) serveText(w http.ResponseWriter, r *http.Request) error {
 		return e.state.writeText(w, e.self)
 	}
 	header.Set("Content-Encoding", "gzip")
-	gz := gzipWriters.Get().(*gzip.Writer)
-	defer gzipWriters.Put(gz)
-	gz.Reset(w)
-	err := e.state.writeText(gz, e.self)
-	return errors.Join(err, gz.Close())
+	return e.state.writeGzip(w, e.self)
 }
 
 // acceptsGzip reports whether an Accept-Encoding header lists gzip with a

@@ -28,11 +28,10 @@ func TestRenderMatchesExpfmt(t *testing.T) {
 				expiry:     math.Inf(+1),
 			},
 		}}}
-		got := renderObject(obj)
 		want := constMetricText(t, obj)
 		for i := range familyCount {
-			if !bytes.Equal(got.family(i), want[i]) {
-				t.Errorf("value %q, family %s:\n got %q\nwant %q", value, certFamilies[i].name, got.family(i), want[i])
+			if got := appendObjectFamily(nil, i, obj); !bytes.Equal(got, want[i]) {
+				t.Errorf("value %q, family %s:\n got %q\nwant %q", value, certFamilies[i].name, got, want[i])
 			}
 		}
 	}
@@ -93,26 +92,53 @@ func TestFamiliesSorted(t *testing.T) {
 	}
 }
 
-// TestServeGzip scrapes the golden cases with and without gzip and
-// compares the decompressed body with the plain one.
+// TestServeGzip scrapes the golden cases with and without gzip, after
+// each change of the State, and compares the decompressed body with the
+// plain one: the cached compressed certificate series must follow adds,
+// updates and removals, and an empty State.
 func TestServeGzip(t *testing.T) {
 	te := newTestExporter(t)
-	for _, c := range goldenCases(t) {
+	handler := te.Handler("/metrics")
+	check := func(when string) {
+		t.Helper()
+		plain := serve(t, handler, "")
+		if got := gunzip(t, serve(t, handler, "gzip")); !bytes.Equal(got, plain) {
+			t.Errorf("%s: the decompressed gzip body differs from the plain body:\n%s", when, lineDiff(string(plain), string(got)))
+		}
+	}
+	check("empty State")
+	cases := goldenCases(t)
+	for _, c := range cases {
 		te.add(c.source, fakeSecret(c))
 	}
-	handler := te.Handler("/metrics")
-	plain := serve(t, handler, "")
-	reader, err := gzip.NewReader(bytes.NewReader(serve(t, handler, "gzip")))
+	check("golden cases added")
+	check("nothing changed")
+	updated := fakeSecret(cases[0])
+	updated.Data = fakeSecret(cases[1]).Data
+	te.add(cases[0].source, updated)
+	check("first case updated")
+	te.state.remove(objectKey{source: cases[1].source, namespace: "gateways", name: cases[1].name})
+	check("second case removed")
+}
+
+// gunzip decompresses body, which must be exactly one gzip member with
+// a valid checksum and length.
+func gunzip(t *testing.T, body []byte) []byte {
+	t.Helper()
+	input := bytes.NewReader(body)
+	reader, err := gzip.NewReader(input)
 	if err != nil {
-		t.Fatalf("read gzip body: %v", err)
+		t.Fatalf("read gzip header: %v", err)
 	}
+	reader.Multistream(false)
 	decompressed, err := io.ReadAll(reader)
 	if err != nil {
 		t.Fatalf("decompress body: %v", err)
 	}
-	if !bytes.Equal(decompressed, plain) {
-		t.Error("the decompressed gzip body differs from the plain body")
+	if input.Len() != 0 {
+		t.Errorf("%d bytes follow the gzip member", input.Len())
 	}
+	return decompressed
 }
 
 func TestAcceptsGzip(t *testing.T) {

@@ -22,8 +22,6 @@ type object struct {
 	name      string
 	path      string
 	keys      []keyValue
-	// series is the object's text exposition, rendered by State.set.
-	series *exposition
 }
 
 type objectKey struct {
@@ -51,6 +49,13 @@ type State struct {
 	// a change, so that a scrape sorts nothing while nothing changes.
 	sorted []*object
 	dirty  bool
+	// generation counts the changes, so that a cache built from a
+	// snapshot knows when it is stale.
+	generation uint64
+
+	// compressMu serializes compressCerts, which replaces compressed.
+	compressMu sync.Mutex
+	compressed *compressedCerts
 }
 
 // NewState returns an empty State.
@@ -65,9 +70,6 @@ func (s *State) set(obj *object) {
 		s.remove(obj.id())
 		return
 	}
-	if obj.series == nil {
-		obj.series = renderObject(obj)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.objects[obj.id()]; !ok {
@@ -75,6 +77,7 @@ func (s *State) set(obj *object) {
 	}
 	s.objects[obj.id()] = obj
 	s.dirty = true
+	s.generation++
 }
 
 func (s *State) remove(key objectKey) {
@@ -84,6 +87,7 @@ func (s *State) remove(key objectKey) {
 		s.counts[key.source]--
 		delete(s.objects, key)
 		s.dirty = true
+		s.generation++
 	}
 }
 
@@ -91,10 +95,17 @@ func (s *State) remove(key objectKey) {
 // the returned slice are never modified, so the slice is a consistent view
 // after the lock is released.
 func (s *State) snapshot() []*object {
+	objects, _ := s.snapshotGeneration()
+	return objects
+}
+
+// snapshotGeneration returns the objects stored now, in scrape order, and
+// the generation they belong to.
+func (s *State) snapshotGeneration() ([]*object, uint64) {
 	s.mu.RLock()
 	if !s.dirty {
 		defer s.mu.RUnlock()
-		return s.sorted
+		return s.sorted, s.generation
 	}
 	s.mu.RUnlock()
 
@@ -108,7 +119,7 @@ func (s *State) snapshot() []*object {
 		slices.SortFunc(sorted, compareObjects)
 		s.sorted, s.dirty = sorted, false
 	}
-	return s.sorted
+	return s.sorted, s.generation
 }
 
 func (s *State) count(source string) int {
