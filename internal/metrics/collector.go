@@ -155,8 +155,8 @@ func appendEscaped(b []byte, s string, quoted bool) []byte {
 }
 
 // needsEscape reports whether s holds a backslash, a newline or a double
-// quote. A plain loop is several times faster here than strings.ContainsAny,
-// which builds its character set on every call.
+// quote. A plain loop is faster here than strings.ContainsAny, which
+// builds its character set on every call.
 func needsEscape(s string) bool {
 	for j := 0; j < len(s); j++ {
 		if c := s[j]; c == '\\' || c == '\n' || c == '"' {

@@ -3,12 +3,15 @@ package metrics
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
+	"hash/crc32"
 	"io"
 	"math"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // TestRenderMatchesExpfmt renders label values that need escaping and
@@ -181,5 +184,68 @@ func TestScrapeFollowsChanges(t *testing.T) {
 	te.state.remove(objectKey{source: cases[0].source, namespace: "gateways", name: cases[0].name})
 	if got := certText(t, te.state); len(got) != 0 {
 		t.Errorf("an empty State wrote %q", got)
+	}
+}
+
+// TestServeGzipManyChunks follows more objects than one chunk holds
+// through an update in the middle, a removal at the front, which shifts
+// every chunk, and an add, checking each gzip scrape against the plain
+// one and counting the chunks compressed again.
+func TestServeGzipManyChunks(t *testing.T) {
+	te := newTestExporter(t)
+	handler := te.Handler("/metrics")
+	c := goldenCases(t)[0]
+	secret := func(n int) *corev1.Secret {
+		s := fakeSecret(c)
+		s.Name = fmt.Sprintf("secret-%04d", n)
+		return s
+	}
+	const count = 3*chunkObjects + 10
+	for n := range count {
+		te.add(sourceSecret, secret(n))
+	}
+	check := func(when string) {
+		t.Helper()
+		plain := serve(t, handler, "")
+		if got := gunzip(t, serve(t, handler, "gzip")); !bytes.Equal(got, plain) {
+			t.Fatalf("%s: the decompressed gzip body differs from the plain body", when)
+		}
+	}
+	check("all added")
+	before := te.state.compressed
+
+	te.add(sourceSecret, secret(chunkObjects+1))
+	check("one updated")
+	after := te.state.compressed
+	recompressed, families := 0, 0
+	for id, c := range after.chunks {
+		if before.chunks[id] != c {
+			recompressed++
+		}
+		if id.start < 0 {
+			families++
+		}
+	}
+	if recompressed != families {
+		t.Errorf("an update of one Secret compressed %d chunks again, want %d (one per family)", recompressed, families)
+	}
+
+	te.state.remove(objectKey{source: sourceSecret, namespace: "gateways", name: "secret-0000"})
+	check("first removed")
+	te.add(sourceSecret, secret(count))
+	check("one added at the end")
+}
+
+func TestCRC32Combine(t *testing.T) {
+	data := make([]byte, 5000)
+	for i := range data {
+		data[i] = byte(i*7 + i/13)
+	}
+	for _, split := range []int{0, 1, 7, 64, 1000, 4999, 5000} {
+		a, b := data[:split], data[split:]
+		got := crc32Combine(crc32.ChecksumIEEE(a), crc32.ChecksumIEEE(b), uint64(len(b)))
+		if want := crc32.ChecksumIEEE(data); got != want {
+			t.Errorf("split at %d: combined CRC %08x, want %08x", split, got, want)
+		}
 	}
 }
