@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,6 +28,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
 
 	"github.com/meshcert/meshcert/internal/testcerts"
 	"github.com/meshcert/meshcert/internal/testenv"
@@ -51,7 +55,7 @@ const (
 // shared facts.
 func BenchmarkTenThousandSecrets(b *testing.B) {
 	cluster := testenv.Start(b, testenv.Options{})
-	keys := createSecretsInChild(b, cluster)
+	keys, kubeconfig := createSecretsInChild(b, cluster)
 
 	if copies := searchHeapDump(b, "before the exporter started", keys); copies != 0 {
 		b.Fatalf("the benchmark itself holds %d copies of private keys", copies)
@@ -91,18 +95,166 @@ func BenchmarkTenThousandSecrets(b *testing.B) {
 	handler := exporter.Handler("/metrics")
 	b.Run("scrape", func(b *testing.B) {
 		benchScrape(b, handler, "")
-		b.ReportMetric(float64(bytes.Count(scrapeBody(handler), []byte("\nmeshcert_"))), "series")
+		b.ReportMetric(float64(bytes.Count(scrapeBody(handler, ""), []byte("\nmeshcert_"))), "series")
 	})
 	b.Run("scrape-gzip", func(b *testing.B) {
+		// The first gzip scrape compresses the certificate series; the
+		// timed ones reuse them, as scrapes do while nothing changes.
+		scrapeBody(handler, "gzip")
 		benchScrape(b, handler, "gzip")
 	})
+	// A change to one Secret before each scrape makes the scrape compress
+	// the chunks that hold its series again, as the first scrape after an
+	// update does.
+	b.Run("scrape-gzip-changed", func(b *testing.B) {
+		objects := exporter.state.snapshot()
+		var changes int
+		benchScrapeAfter(b, handler, "gzip", func() {
+			exporter.state.set(objects[changes%len(objects)])
+			changes++
+		})
+	})
+	// Removing the first Secret, or adding it back, before each scrape
+	// shifts every other Secret to another chunk, so the scrape compresses
+	// all certificate series again: the worst case.
+	b.Run("scrape-gzip-shifted", func(b *testing.B) {
+		first := exporter.state.snapshot()[0]
+		var changes int
+		benchScrapeAfter(b, handler, "gzip", func() {
+			if changes%2 == 0 {
+				exporter.state.remove(first.id())
+			} else {
+				exporter.state.set(first)
+			}
+			changes++
+		})
+	})
+	b.Run("binary", func(b *testing.B) {
+		for b.Loop() {
+		}
+		syncTime, resident, peak := measureExporterBinary(b, kubeconfig)
+		b.ReportMetric(syncTime.Seconds(), "sync-s")
+		b.ReportMetric(float64(resident)/(1<<20), "rss-MiB")
+		b.ReportMetric(float64(peak)/(1<<20), "peak-rss-MiB")
+	})
+}
+
+// measureExporterBinary builds cmd/exporter, runs it against the cluster
+// of kubeconfig until it is ready and has served one scrape, and returns
+// the time to ready and its resident memory then and at its peak, read
+// from /proc. It runs with the soft memory limit the chart sets.
+func measureExporterBinary(b *testing.B, kubeconfig string) (time.Duration, uint64, uint64) {
+	b.Helper()
+	binary := filepath.Join(b.TempDir(), "exporter")
+	if output, err := exec.Command("go", "build", "-o", binary, "github.com/meshcert/meshcert/cmd/exporter").CombinedOutput(); err != nil {
+		b.Fatalf("build the exporter: %v\n%s", err, output)
+	}
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	address := listener.Addr().String()
+	listener.Close()
+
+	var logs bytes.Buffer
+	cmd := exec.Command(binary, "--kubeconfig", kubeconfig, "--web.listen-address", address, "--log.level", "error")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Env = append(os.Environ(), "GOMEMLIMIT="+chartGoMemLimit(b))
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start the exporter: %v", err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	deadline := start.Add(5 * time.Minute)
+	for !httpOK("http://" + address + "/readyz") {
+		if time.Now().After(deadline) {
+			b.Fatalf("the exporter was not ready after 5 minutes:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	syncTime := time.Since(start)
+	if !httpOK("http://" + address + "/metrics") {
+		b.Fatalf("scrape of the exporter failed:\n%s", logs.String())
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+
+	if err != nil {
+		b.Fatal(err)
+	}
+	return syncTime, procStatusBytes(b, status, "VmRSS"), procStatusBytes(b, status, "VmHWM")
+}
+
+// chartGoMemLimit returns the chart's default exporter.goMemLimit, the
+// GOMEMLIMIT of the exporter container.
+func chartGoMemLimit(b *testing.B) string {
+	b.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "charts", "meshcert", "values.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var values struct {
+		Exporter struct {
+			GoMemLimit string `json:"goMemLimit"`
+		} `json:"exporter"`
+	}
+	if err := yaml.Unmarshal(data, &values); err != nil {
+		b.Fatalf("parse the chart's values: %v", err)
+	}
+	if values.Exporter.GoMemLimit == "" {
+		b.Fatal("the chart sets no exporter.goMemLimit")
+	}
+	return values.Exporter.GoMemLimit
+}
+
+// httpOK reports whether a GET of url answers 200 OK, reading the body.
+func httpOK(url string) bool {
+	response, err := http.Get(url)
+	if err != nil {
+		return false
+	}
+	defer response.Body.Close()
+	_, err = io.Copy(io.Discard, response.Body)
+	return err == nil && response.StatusCode == http.StatusOK
+}
+
+// procStatusBytes returns a field of /proc/PID/status given in kB, such
+// as "VmRSS:     51234 kB", in bytes.
+func procStatusBytes(b *testing.B, status []byte, field string) uint64 {
+	b.Helper()
+	for line := range strings.Lines(string(status)) {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || name != field {
+			continue
+		}
+		kilobytes, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+		if err != nil {
+			b.Fatalf("parse %s in /proc status: %v", field, err)
+		}
+		return kilobytes << 10
+	}
+	b.Fatalf("no %s in /proc status", field)
+	return 0
 }
 
 // benchScrape times scrapes of handler that accept encoding (empty for
 // none) and reports the size of the body as sent.
 func benchScrape(b *testing.B, handler http.Handler, encoding string) {
+	benchScrapeAfter(b, handler, encoding, nil)
+}
+
+// benchScrapeAfter is benchScrape with change, when not nil, called
+// before each scrape outside the timer.
+func benchScrapeAfter(b *testing.B, handler http.Handler, encoding string, change func()) {
 	var size int
 	for b.Loop() {
+		if change != nil {
+			b.StopTimer()
+			change()
+			b.StartTimer()
+		}
 		recorder := httptest.NewRecorder()
 		request := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 		if encoding != "" {
@@ -120,9 +272,15 @@ func benchScrape(b *testing.B, handler http.Handler, encoding string) {
 	b.ReportMetric(float64(size)/(1<<20), "body-MiB")
 }
 
-func scrapeBody(handler http.Handler) []byte {
+// scrapeBody scrapes handler, accepting encoding (empty for none), and
+// returns the body as sent.
+func scrapeBody(handler http.Handler, encoding string) []byte {
 	recorder := httptest.NewRecorder()
-	handler.ServeHTTP(recorder, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	request := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	if encoding != "" {
+		request.Header.Set("Accept-Encoding", encoding)
+	}
+	handler.ServeHTTP(recorder, request)
 	body, _ := io.ReadAll(recorder.Body)
 	return body
 }
@@ -137,8 +295,8 @@ const (
 // TestCreateBenchSecrets, so that no buffer of this process ever held the
 // private keys and a heap dump of it shows only what the exporter keeps.
 // It returns the keys as DER and as PEM, each with every bit inverted
-// (see searchHeapDump).
-func createSecretsInChild(b *testing.B, cluster *testenv.Cluster) [][]byte {
+// (see searchHeapDump), and the path of a kubeconfig for the cluster.
+func createSecretsInChild(b *testing.B, cluster *testenv.Cluster) ([][]byte, string) {
 	b.Helper()
 	user, err := cluster.Env.AddUser(envtest.User{Name: "bench", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
@@ -158,7 +316,7 @@ func createSecretsInChild(b *testing.B, cluster *testenv.Cluster) [][]byte {
 	if output, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("create Secrets in a child process: %v\n%s", err, output)
 	}
-	return readInvertedKeys(b, keysPath)
+	return readInvertedKeys(b, keysPath), kubeconfigPath
 }
 
 func readInvertedKeys(b *testing.B, path string) [][]byte {

@@ -123,6 +123,11 @@ imagePullSecrets:
     {{- range .Values.exporter.extraArgs }}
     - {{ . | quote }}
     {{- end }}
+  {{- with .Values.exporter.goMemLimit }}
+  env:
+    - name: GOMEMLIMIT
+      value: {{ . | quote }}
+  {{- end }}
   ports:
     - name: exporter
       containerPort: 9219
