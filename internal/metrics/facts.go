@@ -75,7 +75,7 @@ func factsFromStrict(cert *certs.Certificate) *certFacts {
 	key := certs.DescribePublicKey(x.PublicKey)
 	sans := len(x.DNSNames) + len(x.IPAddresses) + len(x.EmailAddresses) + len(x.URIs)
 	return &certFacts{
-		fingerprint:  cert.Fingerprint(),
+		fingerprint:  shortFingerprint(cert.SHA256),
 		serial:       x.SerialNumber.Text(16),
 		subjectCN:    labelValue(x.Subject.CommonName),
 		issuerCN:     labelValue(x.Issuer.CommonName),
@@ -91,7 +91,7 @@ func factsFromStrict(cert *certs.Certificate) *certFacts {
 
 func factsFromLenient(cert *certs.LenientCertificate) *certFacts {
 	return &certFacts{
-		fingerprint:  fingerprintHex(cert.SHA256),
+		fingerprint:  shortFingerprint(cert.SHA256),
 		serial:       cert.SerialNumber.Text(16),
 		subjectCN:    labelValue(cert.SubjectCN),
 		issuerCN:     labelValue(cert.IssuerCN),

@@ -166,8 +166,16 @@ func isPrivateKeyBlock(block certs.Block) bool {
 	return strings.HasSuffix(block.Type, "PRIVATE KEY")
 }
 
-func fingerprintHex(sum [sha256.Size]byte) string {
-	return hex.EncodeToString(sum[:])
+// fingerprintBytes is how many leading bytes of a certificate's SHA-256
+// the fingerprint label shows: 16 hexadecimal digits, enough to tell the
+// certificates of a cluster apart, and a prefix of the full hash that
+// openssl and the webhook's fingerprint annotation give.
+const fingerprintBytes = 8
+
+// shortFingerprint returns the fingerprint label of a certificate whose
+// SHA-256 is sum.
+func shortFingerprint(sum [sha256.Size]byte) string {
+	return hex.EncodeToString(sum[:fingerprintBytes])
 }
 
 func lookup[K comparable, V any](mu *sync.Mutex, m map[K]weak.Pointer[V], key K) *V {

@@ -207,7 +207,7 @@ func TestSecretsSurviveBrokenWatch(t *testing.T) {
 }
 
 func fp(cert *testcerts.Cert) string {
-	return fingerprintHex(sha256Sum(cert.X509.Raw))
+	return shortFingerprint(sha256Sum(cert.X509.Raw))
 }
 
 func status(handler http.Handler, path string) int {
