@@ -141,6 +141,13 @@ func (s *State) paths() []string {
 	return paths
 }
 
+// objectFor returns the object stored under key, or nil.
+func (s *State) objectFor(key objectKey) *object {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.objects[key]
+}
+
 func (s *State) has(key objectKey) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
