@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -66,6 +67,9 @@ func TestSchemaRejectsUnknownKeys(t *testing.T) {
 		{"nested typo", "webhook.failurPolicy=Ignore"},
 		{"invalid enum", "webhook.failurePolicy=Sometimes"},
 		{"timeout above API limit", "webhook.timeoutSeconds=31"},
+		{"memory limit unit", "exporter.goMemLimit=40Mi"},
+		{"memory limit above int64", "exporter.goMemLimit=99999999999999999999TiB"},
+		{"memory limit TiB above int64", "exporter.goMemLimit=8388608TiB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,6 +79,48 @@ func TestSchemaRejectsUnknownKeys(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), "schema") {
 				t.Errorf("error does not come from the values schema: %v", err)
+			}
+		})
+	}
+}
+
+// TestExporterGoMemLimit checks that exporter.goMemLimit becomes the
+// exporter's GOMEMLIMIT, and that an empty value sets no environment.
+func TestExporterGoMemLimit(t *testing.T) {
+	tests := []struct {
+		name string
+		sets []string
+		want []any
+	}{
+		{"default", nil, []any{map[string]any{"name": "GOMEMLIMIT", "value": "40MiB"}}},
+		{"off", []string{"exporter.goMemLimit=off"}, []any{map[string]any{"name": "GOMEMLIMIT", "value": "off"}}},
+		{"largest TiB", []string{"exporter.goMemLimit=999999TiB"},
+			[]any{map[string]any{"name": "GOMEMLIMIT", "value": "999999TiB"}}},
+		{"empty", []string{"exporter.goMemLimit="}, nil},
+		{"empty in own Deployment", []string{"exporter.goMemLimit=", "exporter.sidecar=false"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			found := false
+			for _, obj := range render(t, "test", "meshcert-system", tt.sets...) {
+				if obj.GetKind() != "Deployment" {
+					continue
+				}
+				containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
+				for _, c := range containers {
+					container := c.(map[string]any)
+					if container["name"] != "exporter" {
+						continue
+					}
+					found = true
+					env, _, _ := unstructured.NestedSlice(container, "env")
+					if !reflect.DeepEqual(env, tt.want) {
+						t.Errorf("%s: exporter env = %v, want %v", obj.GetName(), env, tt.want)
+					}
+				}
+			}
+			if !found {
+				t.Fatal("no Deployment has an exporter container")
 			}
 		})
 	}

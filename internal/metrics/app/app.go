@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -70,13 +73,8 @@ func Run(ctx context.Context, o *Options, fs *pflag.FlagSet) error {
 	if !fs.Changed("kubernetes") && len(o.Paths) > 0 && o.Kubeconfig == "" {
 		o.Kubernetes = false
 	}
-	if o.QPS <= 0 || o.Burst < 1 {
-		return fmt.Errorf("invalid --kube-api-qps %v or --kube-api-burst %d: both must be positive", o.QPS, o.Burst)
-	}
-	if o.Kubernetes && o.Secrets.LabelSelector != "" {
-		if _, err := labels.Parse(o.Secrets.LabelSelector); err != nil {
-			return fmt.Errorf("invalid --label-selector %q: %w", o.Secrets.LabelSelector, err)
-		}
+	if err := o.validate(); err != nil {
+		return err
 	}
 
 	v, commit := version.Get()
@@ -87,6 +85,51 @@ func Run(ctx context.Context, o *Options, fs *pflag.FlagSet) error {
 		return err
 	}
 	return serve(ctx, exporter, o, logger)
+}
+
+// validate rejects flag values that would otherwise fail late, such as a
+// telemetry path that makes the handler panic or a namespace that widens
+// or stalls the watch. It also removes repeated namespaces.
+func (o *Options) validate() error {
+	path := o.TelemetryPath
+	if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "{} \t") || path == "/healthz" || path == "/readyz" {
+		return fmt.Errorf("invalid --web.telemetry-path %q: it must start with /, must not contain braces or whitespace, "+
+			"and must differ from /healthz and /readyz", path)
+	}
+	if !o.Kubernetes {
+		return nil
+	}
+	// NaN fails every comparison, so the check is written to reject it.
+	if !(o.QPS > 0) || o.Burst < 1 {
+		return fmt.Errorf("invalid --kube-api-qps %v or --kube-api-burst %d: both must be positive", o.QPS, o.Burst)
+	}
+	if o.Secrets.LabelSelector != "" {
+		if _, err := labels.Parse(o.Secrets.LabelSelector); err != nil {
+			return fmt.Errorf("invalid --label-selector %q: %w", o.Secrets.LabelSelector, err)
+		}
+	}
+	var err error
+	if o.Secrets.NamespaceInclude, err = namespaceList("--namespace-include", o.Secrets.NamespaceInclude); err != nil {
+		return err
+	}
+	o.Secrets.NamespaceExclude, err = namespaceList("--namespace-exclude", o.Secrets.NamespaceExclude)
+	return err
+}
+
+// namespaceList returns the namespaces of flag without repeats. It
+// rejects an empty entry, which a trailing comma leaves, because the API
+// reads the empty namespace as every namespace.
+func namespaceList(flag string, namespaces []string) ([]string, error) {
+	var out []string
+	for _, namespace := range namespaces {
+		if problems := validation.IsDNS1123Label(namespace); len(problems) > 0 {
+			return nil, fmt.Errorf("invalid %s namespace %q: %s", flag, namespace, strings.Join(problems, "; "))
+		}
+		if !slices.Contains(out, namespace) {
+			out = append(out, namespace)
+		}
+	}
+	return out, nil
 }
 
 func newExporter(o *Options, logger logr.Logger, build metrics.BuildInfo) (*metrics.Exporter, error) {

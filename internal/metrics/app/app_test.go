@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net"
 	"path/filepath"
 	"strings"
@@ -77,5 +78,64 @@ func TestServePortInUse(t *testing.T) {
 	}
 	if message, _ := errorLines[0]["error"].(string); !strings.HasPrefix(message, "listen on "+address+": ") {
 		t.Errorf("error = %q, want it to start with %q", message, "listen on "+address+": ")
+	}
+}
+
+func TestValidateRejectsInvalidFlags(t *testing.T) {
+	valid := func() *Options {
+		return &Options{TelemetryPath: "/metrics", Kubernetes: true, QPS: 20, Burst: 40}
+	}
+	tests := []struct {
+		name   string
+		change func(*Options)
+		want   string
+	}{
+		{"path without slash", func(o *Options) { o.TelemetryPath = "metrics" }, "--web.telemetry-path"},
+		{"path of liveness", func(o *Options) { o.TelemetryPath = "/healthz" }, "--web.telemetry-path"},
+		{"path of readiness", func(o *Options) { o.TelemetryPath = "/readyz" }, "--web.telemetry-path"},
+		{"path with wildcard", func(o *Options) { o.TelemetryPath = "/{name}" }, "--web.telemetry-path"},
+		{"path with space", func(o *Options) { o.TelemetryPath = "/ metrics" }, "--web.telemetry-path"},
+		{"negative qps", func(o *Options) { o.QPS = -1 }, "--kube-api-qps"},
+		{"NaN qps", func(o *Options) { o.QPS = float32(math.NaN()) }, "--kube-api-qps"},
+		{"zero burst", func(o *Options) { o.Burst = 0 }, "--kube-api-burst"},
+		{"label selector", func(o *Options) { o.Secrets.LabelSelector = "a=b=c" }, "--label-selector"},
+		{"empty include", func(o *Options) { o.Secrets.NamespaceInclude = []string{"a", ""} }, "--namespace-include"},
+		{"invalid include", func(o *Options) { o.Secrets.NamespaceInclude = []string{"Bad_NS"} }, "--namespace-include"},
+		{"empty exclude", func(o *Options) { o.Secrets.NamespaceExclude = []string{""} }, "--namespace-exclude"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := valid()
+			tt.change(o)
+			err := o.validate()
+			if err == nil {
+				t.Fatal("validate returned no error")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not name %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateKeepsNamespacesOnce(t *testing.T) {
+	o := &Options{TelemetryPath: "/metrics", Kubernetes: true, QPS: 20, Burst: 40}
+	o.Secrets.NamespaceInclude = []string{"a", "b", "a"}
+	o.Secrets.NamespaceExclude = []string{"c", "c"}
+	if err := o.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(o.Secrets.NamespaceInclude, ","); got != "a,b" {
+		t.Errorf("namespaces included = %s, want a,b", got)
+	}
+	if got := strings.Join(o.Secrets.NamespaceExclude, ","); got != "c" {
+		t.Errorf("namespaces excluded = %s, want c", got)
+	}
+}
+
+func TestValidateSkipsKubernetesFlagsForFiles(t *testing.T) {
+	o := &Options{TelemetryPath: "/metrics", QPS: -1}
+	if err := o.validate(); err != nil {
+		t.Errorf("validate rejected Kubernetes flags with --kubernetes=false: %v", err)
 	}
 }
