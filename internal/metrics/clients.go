@@ -49,6 +49,9 @@ func newDataClient(config *rest.Config) (rest.Interface, error) {
 		TLSClientConfig:     tlsConfig,
 		TLSHandshakeTimeout: 10 * time.Second,
 		DisableKeepAlives:   true,
+		// Without transparent gzip, no decompressor holds a copy of the
+		// response in its window.
+		DisableCompression: true,
 	}
 	if config.Proxy != nil {
 		transport.Proxy = config.Proxy

@@ -23,9 +23,13 @@ import (
 const (
 	// listPageSize bounds the Secrets one list response carries.
 	listPageSize = 500
-	// readOneByOne is the most changed Secrets a scope reads with one
-	// request each; more are read with one paged list of the scope.
-	readOneByOne = 20
+	// readOneByOne is the fewest changed Secrets a scope reads with one
+	// request each before it reads them all with one paged list. A scope
+	// of more than readOneByOne*oneByOneShare Secrets reads up to one in
+	// oneByOneShare of them one by one, so that a burst of changes in a
+	// large scope does not read every Secret again.
+	readOneByOne  = 20
+	oneByOneShare = 20
 	// maxReadBackoff bounds the wait between failed reads.
 	maxReadBackoff = 30 * time.Second
 )
@@ -254,9 +258,12 @@ func (sc *secretScope) drained() bool {
 }
 
 // read fetches the data of the named Secrets: one request each for a
-// few, one paged list of the scope for many.
+// few, one paged list of the scope for many, as on start.
 func (sc *secretScope) read(ctx context.Context, names []cache.ObjectName) error {
-	if len(names) > readOneByOne {
+	sc.mu.Lock()
+	known := len(sc.parsed)
+	sc.mu.Unlock()
+	if listsAll(len(names), known) {
 		return sc.list(ctx, sc.namespace, "")
 	}
 	for _, name := range names {
@@ -265,6 +272,12 @@ func (sc *secretScope) read(ctx context.Context, names []cache.ObjectName) error
 		}
 	}
 	return nil
+}
+
+// listsAll reports whether read lists every Secret of the scope for
+// changed Secrets out of the known ones it has read before.
+func listsAll(changed, known int) bool {
+	return changed > max(readOneByOne, known/oneByOneShare)
 }
 
 // list reads the Secrets of namespace that the source selects, narrowed

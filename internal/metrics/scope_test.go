@@ -136,3 +136,23 @@ func TestSlimMetadataKeepsIdentityOnly(t *testing.T) {
 		t.Errorf("slimMetadata kept %+v, want only %+v", slim.ObjectMeta, want)
 	}
 }
+
+func TestListsAllOnlyForLargeShares(t *testing.T) {
+	cases := []struct {
+		changed, known int
+		want           bool
+	}{
+		{changed: 1, known: 0, want: false},
+		{changed: readOneByOne, known: 0, want: false},
+		{changed: readOneByOne + 1, known: 0, want: true},
+		{changed: 10_000, known: 0, want: true},
+		{changed: 200, known: 6_100, want: false},
+		{changed: 305, known: 6_100, want: false},
+		{changed: 306, known: 6_100, want: true},
+	}
+	for _, c := range cases {
+		if got := listsAll(c.changed, c.known); got != c.want {
+			t.Errorf("listsAll(%d changed, %d known) = %t, want %t", c.changed, c.known, got, c.want)
+		}
+	}
+}

@@ -326,10 +326,38 @@ func TestSecretsInitialListIsPaged(t *testing.T) {
 				t.Errorf("exporter holds %d Secrets, want %d", got, count)
 			}
 			recorder.mu.Lock()
-			defer recorder.mu.Unlock()
 			checkPaged(t, "data", recorder.data, wantPages)
 			if !watchList {
 				checkPaged(t, "metadata", recorder.metadata, wantPages)
+			}
+			recorder.data = nil
+			recorder.mu.Unlock()
+
+			// Changes after the sync are read Secret by Secret, not with
+			// another list of every Secret.
+			const changed = readOneByOne + 10
+			for i := range changed {
+				name := fmt.Sprintf("secret-%04d", i)
+				secret, err := client.CoreV1().Secrets("gateways").Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				secret.Labels = map[string]string{"changed": strconv.FormatBool(watchList)}
+				if _, err := client.CoreV1().Secrets("gateways").Update(ctx, secret, metav1.UpdateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			eventually(t, "changed Secrets read", func() bool {
+				recorder.mu.Lock()
+				defer recorder.mu.Unlock()
+				return len(recorder.data) >= changed
+			})
+			recorder.mu.Lock()
+			defer recorder.mu.Unlock()
+			for _, query := range recorder.data {
+				if !strings.Contains(query.Get("fieldSelector"), "metadata.name=") {
+					t.Errorf("%d changes among %d Secrets were read with a list of them all: %v", changed, count, query)
+				}
 			}
 		})
 	}
