@@ -91,6 +91,9 @@ func Run(ctx context.Context, o *Options, fs *pflag.FlagSet) error {
 // telemetry path that makes the handler panic or a namespace that widens
 // or stalls the watch. It also removes repeated namespaces.
 func (o *Options) validate() error {
+	if o.RescanInterval < 0 {
+		return fmt.Errorf("invalid --path.rescan-interval %s: it must not be negative", o.RescanInterval)
+	}
 	path := o.TelemetryPath
 	if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "{} \t") || path == "/healthz" || path == "/readyz" {
 		return fmt.Errorf("invalid --web.telemetry-path %q: it must start with /, must not contain braces or whitespace, "+
@@ -112,8 +115,16 @@ func (o *Options) validate() error {
 	if o.Secrets.NamespaceInclude, err = namespaceList("--namespace-include", o.Secrets.NamespaceInclude); err != nil {
 		return err
 	}
-	o.Secrets.NamespaceExclude, err = namespaceList("--namespace-exclude", o.Secrets.NamespaceExclude)
-	return err
+	if o.Secrets.NamespaceExclude, err = namespaceList("--namespace-exclude", o.Secrets.NamespaceExclude); err != nil {
+		return err
+	}
+	for _, namespace := range o.Secrets.NamespaceInclude {
+		if slices.Contains(o.Secrets.NamespaceExclude, namespace) {
+			return fmt.Errorf("namespace %q is in both --namespace-include and --namespace-exclude: "+
+				"give it in one of them", namespace)
+		}
+	}
+	return nil
 }
 
 // namespaceList returns the namespaces of flag without repeats. It

@@ -102,6 +102,10 @@ func TestValidateRejectsInvalidFlags(t *testing.T) {
 		{"empty include", func(o *Options) { o.Secrets.NamespaceInclude = []string{"a", ""} }, "--namespace-include"},
 		{"invalid include", func(o *Options) { o.Secrets.NamespaceInclude = []string{"Bad_NS"} }, "--namespace-include"},
 		{"empty exclude", func(o *Options) { o.Secrets.NamespaceExclude = []string{""} }, "--namespace-exclude"},
+		{"included and excluded", func(o *Options) {
+			o.Secrets.NamespaceInclude, o.Secrets.NamespaceExclude = []string{"a", "b"}, []string{"b"}
+		}, "--namespace-exclude"},
+		{"negative rescan", func(o *Options) { o.RescanInterval = -time.Second }, "--path.rescan-interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
