@@ -220,10 +220,10 @@ func (sc *secretScope) run(ctx context.Context) {
 			continue
 		}
 		backoff = 0
+		// Secrets that became pending during the read signalled the scope
+		// again, and so does the informer once it has synced.
 		if sc.drained() {
 			sc.synced.Store(true)
-		} else {
-			sc.signal()
 		}
 	}
 }
