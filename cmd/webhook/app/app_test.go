@@ -99,9 +99,9 @@ func startWebhookCluster(tb testing.TB) *webhookCluster {
 	return wc
 }
 
-// startManager runs mgr until the test ends, and fails the test when it
-// returns an error.
-func startManager(tb testing.TB, mgr manager.Manager) {
+// startManager runs mgr, a manager or a server, until the test ends, and
+// fails the test when it returns an error.
+func startManager(tb testing.TB, mgr manager.Runnable) {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -109,7 +109,7 @@ func startManager(tb testing.TB, mgr manager.Manager) {
 	tb.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			tb.Errorf("manager: %v", err)
+			tb.Errorf("%T: %v", mgr, err)
 		}
 	})
 }

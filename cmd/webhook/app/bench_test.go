@@ -111,15 +111,7 @@ func startFloorWebhooks(b *testing.B, wc *webhookCluster) string {
 		func(context.Context, admission.Request) admission.Response { return admission.Patched("", patch...) })})
 	server.Register("/validate", &admission.Webhook{Handler: admission.HandlerFunc(
 		func(context.Context, admission.Request) admission.Response { return admission.Allowed("") })})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Start(ctx) }()
-	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("floor webhook server: %v", err)
-		}
-	})
+	startManager(b, server)
 	waitForTLS(b, address)
 
 	selector := &metav1.LabelSelector{MatchLabels: map[string]string{label: "true"}}
