@@ -236,11 +236,13 @@ func (sc *secretScope) takePending() []cache.ObjectName {
 	return names
 }
 
+// requeue marks the named Secrets pending again after a failed read,
+// except those the informer no longer holds.
 func (sc *secretScope) requeue(names []cache.ObjectName) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	for _, name := range names {
-		if _, _, err := sc.informer.GetIndexer().GetByKey(name.String()); err == nil {
+		if _, exists, err := sc.informer.GetIndexer().GetByKey(name.String()); err == nil && exists {
 			sc.pending[name] = struct{}{}
 		}
 	}

@@ -156,3 +156,17 @@ func TestListsAllOnlyForLargeShares(t *testing.T) {
 		}
 	}
 }
+
+func TestRequeueSkipsDeletedSecrets(t *testing.T) {
+	te := newTestExporter(t)
+	scope := newUnstartedScope(t, te)
+	kept := fakeSecret(goldenCases(t)[0])
+	watchedMetadata(t, scope, kept)
+	deleted := cache.ObjectName{Namespace: "gateways", Name: "deleted"}
+
+	scope.requeue([]cache.ObjectName{cache.MetaObjectToName(kept), deleted})
+	pending := scope.takePending()
+	if len(pending) != 1 || pending[0] != cache.MetaObjectToName(kept) {
+		t.Errorf("pending after a failed read = %v, want only the Secret the informer holds", pending)
+	}
+}
