@@ -147,6 +147,9 @@ func (s *system) startWebhook(ctx context.Context) error {
 		"--health-probe-bind-address=" + loopback(healthPort),
 		"--namespace=" + meshcertNamespace,
 		"--leader-elect=false",
+		// No API server Service routes to the demo's webhook, so it stops
+		// at once when the demo ends.
+		"--shutdown-delay=0",
 		"--log.format=text",
 	}
 	s.webhook, err = startProcess("webhook", filepath.Join(s.opts.BinDir, "webhook"), s.dir, args,

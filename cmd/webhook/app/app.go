@@ -126,6 +126,32 @@ func tlsOptions(enableHTTP2 bool) []func(*tls.Config) {
 	}}
 }
 
+// delayCancel returns a context that ends delay after ctx ends, or when
+// cancel is called. A webhook pod that gets SIGTERM stays in its
+// Service's endpoints for a moment: serving on meanwhile keeps admission
+// requests from failing during a rollout, which matters with
+// failurePolicy Fail.
+func delayCancel(ctx context.Context, delay time.Duration, logger logr.Logger) (context.Context, context.CancelFunc) {
+	if delay <= 0 {
+		return context.WithCancel(ctx)
+	}
+	delayed, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-delayed.Done():
+			return
+		case <-ctx.Done():
+		}
+		logger.Info("Received a stop signal, serving on before shutting down", "delay", delay)
+		select {
+		case <-delayed.Done():
+		case <-time.After(delay):
+		}
+		cancel()
+	}()
+	return delayed, cancel
+}
+
 // Run serves until ctx ends, then shuts down gracefully.
 func Run(ctx context.Context, opts Options, logger logr.Logger) error {
 	ctrl.SetLogger(logger)
@@ -139,6 +165,8 @@ func Run(ctx context.Context, opts Options, logger logr.Logger) error {
 	}
 	logger.Info("Starting manager", "webhookPort", opts.WebhookPort, "certDir", opts.CertDir,
 		"leaderElect", opts.LeaderElect)
+	ctx, cancel := delayCancel(ctx, opts.ShutdownDelay, logger)
+	defer cancel()
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)
 	}

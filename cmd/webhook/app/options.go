@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -23,6 +24,9 @@ type Options struct {
 	LeaderElect            bool
 	Namespace              string
 	EnableHTTP2            bool
+	// ShutdownDelay is how long the webhooks keep serving after a stop
+	// signal before the server shuts down.
+	ShutdownDelay time.Duration
 	// AnnotateCertManager also annotates Secrets cert-manager manages.
 	AnnotateCertManager bool
 	Policy              validate.Policy
@@ -55,6 +59,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Namespace meshcert runs in, for its leader-election lease (default: $POD_NAMESPACE).")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false,
 		"Serve the webhooks over HTTP/2 as well; off by default because of HTTP/2 stream-reset attacks.")
+	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", 5*time.Second,
+		"How long to keep serving after SIGTERM before shutting down, so that the API server stops sending "+
+			"admission requests to this pod first; 0 shuts down at once.")
 	fs.BoolVar(&o.AnnotateCertManager, "annotate-cert-manager-secrets", false,
 		"Annotate Secrets managed by cert-manager (annotation cert-manager.io/certificate-name) too.")
 	o.Policy.AddFlags(fs)
@@ -70,6 +77,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 func (o *Options) Validate() error {
 	if o.LeaderElect && o.Namespace == "" {
 		return errors.New("--leader-elect needs --namespace or the POD_NAMESPACE environment variable")
+	}
+	if o.ShutdownDelay < 0 {
+		return fmt.Errorf("invalid --shutdown-delay %s: it must not be negative", o.ShutdownDelay)
 	}
 	if o.WebhookPort <= 0 || o.WebhookPort > 65535 {
 		return fmt.Errorf("invalid --webhook-port %d: use 1 to 65535", o.WebhookPort)
