@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/google/cel-go/cel"
@@ -12,14 +13,19 @@ import (
 )
 
 // TestChartSelectsSecretsLikeConfig checks that the chart's Secret
-// webhook and the plain configuration in config/webhook, which the tests
-// and the demo install, send the same Secrets to the webhook: both sets of
-// matchConditions are evaluated with CEL on a table of Secrets.
+// webhooks and the plain configurations in config/webhook, which the
+// tests and the demo install, send the same Secret writes to
+// /validate-secret, and that no write reaches two of the entries of one
+// of them: every entry's matchConditions are evaluated with CEL for each
+// create, each update from one Secret of a table to another, and each
+// delete.
 func TestChartSelectsSecretsLikeConfig(t *testing.T) {
-	chart := render(t, "meshcert", "meshcert-system")
-	chartConditions := secretWebhookConditions(t, chart)
-	configConditions := secretWebhookConditions(t,
-		decodeObjects(t, string(readRepoFile(t, "../config/webhook/webhooks.yaml"))))
+	chart := secretWebhookEntries(t, render(t, "meshcert", "meshcert-system"))
+	var configObjects []*unstructured.Unstructured
+	for _, path := range []string{"../config/webhook/webhooks.yaml", "../config/webhook/gateways.yaml"} {
+		configObjects = append(configObjects, decodeObjects(t, string(readRepoFile(t, path)))...)
+	}
+	config := secretWebhookEntries(t, configObjects)
 
 	secrets := []struct {
 		name   string
@@ -29,6 +35,8 @@ func TestChartSelectsSecretsLikeConfig(t *testing.T) {
 		{"istio layout", corev1.Secret{Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"cert": nil, "key": nil}}},
 		{"lone cacert", corev1.Secret{Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"cacert": nil}}},
 		{"lone ca.crt", corev1.Secret{Data: map[string][]byte{"ca.crt": nil}}},
+		{"opaque tls pair", corev1.Secret{Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"tls.crt": nil, "tls.key": nil}}},
+		{"staged next key", corev1.Secret{Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"tls.key": nil}}},
 		{"opted in", corev1.Secret{ObjectMeta: metav1.ObjectMeta{
 			Labels: map[string]string{"meshcert.io/validation": "enabled"}}}},
 		{"opted out", corev1.Secret{Type: corev1.SecretTypeTLS, ObjectMeta: metav1.ObjectMeta{
@@ -40,19 +48,39 @@ func TestChartSelectsSecretsLikeConfig(t *testing.T) {
 		{"docker config", corev1.Secret{Type: corev1.SecretTypeDockerConfigJson}},
 		{"bootstrap token", corev1.Secret{Type: "bootstrap.kubernetes.io/token"}},
 	}
-	for _, tt := range secrets {
-		t.Run(tt.name, func(t *testing.T) {
-			object, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&tt.secret)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fromChart := evaluateConditions(t, chartConditions, object)
-			fromConfig := evaluateConditions(t, configConditions, object)
-			if fromChart != fromConfig {
-				t.Errorf("chart sends it to the webhook: %v; config/webhook: %v", fromChart, fromConfig)
-			}
-		})
+	objects := make([]map[string]any, len(secrets))
+	for i, tt := range secrets {
+		object, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&tt.secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objects[i] = object
 	}
+	compare := func(what, operation string, oldObject, object map[string]any) {
+		t.Helper()
+		fromChart := calledEntries(t, chart, operation, oldObject, object)
+		fromConfig := calledEntries(t, config, operation, oldObject, object)
+		if (len(fromChart) > 0) != (len(fromConfig) > 0) {
+			t.Errorf("%s: chart calls %v; config/webhook calls %v", what, fromChart, fromConfig)
+		}
+		if len(fromChart) > 1 || len(fromConfig) > 1 {
+			t.Errorf("%s reaches /validate-secret more than once: chart %v, config/webhook %v", what, fromChart, fromConfig)
+		}
+	}
+	for i, tt := range secrets {
+		compare("create "+tt.name, "CREATE", nil, objects[i])
+		compare("delete "+tt.name, "DELETE", objects[i], nil)
+		for j, to := range secrets {
+			compare(fmt.Sprintf("update %s to %s", tt.name, to.name), "UPDATE", objects[i], objects[j])
+		}
+	}
+}
+
+// secretEntry is one validating webhook that serves /validate-secret.
+type secretEntry struct {
+	name       string
+	operations []string
+	conditions []matchCondition
 }
 
 type matchCondition struct {
@@ -60,10 +88,11 @@ type matchCondition struct {
 	expression string
 }
 
-// secretWebhookConditions returns the matchConditions of the validating
-// webhook that serves /validate-secret.
-func secretWebhookConditions(t *testing.T, objects []*unstructured.Unstructured) []matchCondition {
+// secretWebhookEntries returns the validating webhooks of objects that
+// serve /validate-secret.
+func secretWebhookEntries(t *testing.T, objects []*unstructured.Unstructured) []secretEntry {
 	t.Helper()
+	var entries []secretEntry
 	for _, obj := range objects {
 		if obj.GetKind() != "ValidatingWebhookConfiguration" {
 			continue
@@ -75,27 +104,49 @@ func secretWebhookConditions(t *testing.T, objects []*unstructured.Unstructured)
 			if path != "/validate-secret" {
 				continue
 			}
-			var conditions []matchCondition
+			name, _, _ := unstructured.NestedString(entry, "name")
+			found := secretEntry{name: name}
+			rules, _, _ := unstructured.NestedSlice(entry, "rules")
+			for _, rule := range rules {
+				operations, _, _ := unstructured.NestedStringSlice(rule.(map[string]any), "operations")
+				found.operations = append(found.operations, operations...)
+			}
 			raw, _, _ := unstructured.NestedSlice(entry, "matchConditions")
 			for _, item := range raw {
 				condition := item.(map[string]any)
-				conditions = append(conditions, matchCondition{
+				found.conditions = append(found.conditions, matchCondition{
 					name: fmt.Sprint(condition["name"]), expression: fmt.Sprint(condition["expression"]),
 				})
 			}
-			if len(conditions) == 0 {
-				t.Fatalf("%s: the /validate-secret webhook has no matchConditions", obj.GetName())
+			if len(found.conditions) == 0 {
+				t.Fatalf("%s: the /validate-secret webhook %s has no matchConditions", obj.GetName(), name)
 			}
-			return conditions
+			entries = append(entries, found)
 		}
 	}
-	t.Fatal("no validating webhook serves /validate-secret")
-	return nil
+	if len(entries) == 0 {
+		t.Fatal("no validating webhook serves /validate-secret")
+	}
+	return entries
 }
 
-// evaluateConditions reports whether every condition holds for a CREATE of
-// object, as the API server evaluates them.
-func evaluateConditions(t *testing.T, conditions []matchCondition, object map[string]any) bool {
+// calledEntries returns the names of the entries the API server calls for
+// a write: those whose rules list the operation and whose conditions all
+// hold. oldObject is nil for a create, object for a delete.
+func calledEntries(t *testing.T, entries []secretEntry, operation string, oldObject, object map[string]any) []string {
+	t.Helper()
+	var called []string
+	for _, entry := range entries {
+		if slices.Contains(entry.operations, operation) && evaluateConditions(t, entry, operation, oldObject, object) {
+			called = append(called, entry.name)
+		}
+	}
+	return called
+}
+
+// evaluateConditions reports whether every condition of entry holds for
+// the write, as the API server evaluates them.
+func evaluateConditions(t *testing.T, entry secretEntry, operation string, oldObject, object map[string]any) bool {
 	t.Helper()
 	env, err := cel.NewEnv(
 		cel.Variable("object", cel.DynType),
@@ -107,21 +158,21 @@ func evaluateConditions(t *testing.T, conditions []matchCondition, object map[st
 	}
 	input := map[string]any{
 		"object":    object,
-		"oldObject": nil,
-		"request":   map[string]any{"operation": "CREATE"},
+		"oldObject": oldObject,
+		"request":   map[string]any{"operation": operation},
 	}
-	for _, condition := range conditions {
+	for _, condition := range entry.conditions {
 		ast, issues := env.Compile(condition.expression)
 		if issues != nil && issues.Err() != nil {
-			t.Fatalf("compile %s: %v", condition.name, issues.Err())
+			t.Fatalf("%s: compile %s: %v", entry.name, condition.name, issues.Err())
 		}
 		program, err := env.Program(ast)
 		if err != nil {
-			t.Fatalf("build %s: %v", condition.name, err)
+			t.Fatalf("%s: build %s: %v", entry.name, condition.name, err)
 		}
 		value, _, err := program.Eval(input)
 		if err != nil {
-			t.Fatalf("evaluate %s: %v", condition.name, err)
+			t.Fatalf("%s: evaluate %s on %s: %v", entry.name, condition.name, operation, err)
 		}
 		if value.Value() != true {
 			return false

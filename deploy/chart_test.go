@@ -133,6 +133,7 @@ func TestWebhookClientConfig(t *testing.T) {
 	const serviceName = "prod-meshcert-webhook"
 	wantPaths := map[string]string{
 		"validate-secret.meshcert.io":        "/validate-secret",
+		"secrets-in-use.meshcert.io":         "/validate-secret",
 		"validate-istio-gateway.meshcert.io": "/validate-istio-gateway",
 		"validate-gateway-api.meshcert.io":   "/validate-gateway-api",
 		"mutate-secret.meshcert.io":          "/mutate-secret",
