@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/meshcert/meshcert/internal/testcerts"
@@ -136,4 +138,34 @@ func FuzzSecretHandlers(f *testing.F) {
 			}
 		}
 	})
+}
+
+// listFailingReader fails every List, as a cache that cannot be read.
+type listFailingReader struct{ *memoryReader }
+
+func (listFailingReader) List(context.Context, client.ObjectList, ...client.ListOption) error {
+	return errors.New("cache not synced")
+}
+
+// A Secret deletion whose Gateway lookup fails is allowed with a warning
+// and counted as an error, as a Gateway review with a failed lookup is.
+func TestSecretValidatorLookupFailureCountsAsError(t *testing.T) {
+	chain := testcerts.NewChain(t, 2, testcerts.Options{KeyKind: testcerts.ECDSAP256})
+	reader := listFailingReader{&memoryReader{}}
+	validator := &SecretValidator{Policy: validate.DefaultPolicy(), Decoder: decoder, Users: &SecretUsers{
+		Policy: validate.DefaultPolicy(), Decoder: decoder,
+		Lookups: &Lookups{Cache: reader, API: reader, FallbackNamespaces: DefaultGatewayNamespaces},
+	}}
+	secret := secretJSON(t, tlsSecret(chain.CertPEM(), chain.Leaf.KeyPEM))
+
+	response := validator.Handle(context.Background(), request(admissionv1.Delete, nil, secret))
+	if !response.Allowed {
+		t.Fatalf("deletion denied: %+v", response.Result)
+	}
+	if !containsWarning(response.Warnings, "Gateways using it not checked by meshcert, a lookup failed") {
+		t.Errorf("warnings %q lack the failed lookup", response.Warnings)
+	}
+	if got := responseResult(response); got != ResultError {
+		t.Errorf("result label %q, want %q", got, ResultError)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -180,6 +181,14 @@ func withUsers(ctx context.Context, users *SecretUsers, req admission.Request,
 			"namespace", req.Namespace, "name", req.Name, "operation", req.Operation)
 		warning := truncate("Gateways using it not checked by meshcert, a lookup failed: "+err.Error(), MaxWarningLength)
 		response.Warnings = append(response.Warnings, warning)
+		if response.Allowed {
+			// Counted as an error, like a Gateway review whose lookup
+			// failed: the write passed without the check.
+			if response.Result == nil {
+				response.Result = &metav1.Status{}
+			}
+			response.Result.Message = uncheckedReason
+		}
 		return response, findings
 	}
 	if len(more) == 0 {
