@@ -16,10 +16,10 @@ import (
 // TestChartSelectsSecretsLikeConfig checks that the chart's Secret
 // webhooks and the plain configurations in config/webhook, which the
 // tests and the demo install, send the same Secret writes to
-// /validate-secret, and that no write reaches two of the entries of one
-// of them: every entry's matchConditions are evaluated with CEL for each
-// create, each update from one Secret of a table to another, and each
-// delete.
+// /validate-secret. It also checks that no write reaches two entries of
+// one of them. Every entry's matchConditions are evaluated with CEL for
+// each create, each update from one Secret of a table to another, and
+// each delete.
 func TestChartSelectsSecretsLikeConfig(t *testing.T) {
 	chart := secretWebhookEntries(t, render(t, "meshcert", "meshcert-system"))
 	var configObjects []*unstructured.Unstructured

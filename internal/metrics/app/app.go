@@ -102,6 +102,7 @@ func (o *Options) validate() error {
 	if !o.Kubernetes {
 		return nil
 	}
+
 	// NaN fails every comparison, so the check is written to reject it.
 	if !(o.QPS > 0) || o.Burst < 1 {
 		return fmt.Errorf("invalid --kube-api-qps %v or --kube-api-burst %d: both must be positive", o.QPS, o.Burst)
@@ -111,6 +112,7 @@ func (o *Options) validate() error {
 			return fmt.Errorf("invalid --label-selector %q: %w", o.Secrets.LabelSelector, err)
 		}
 	}
+
 	var err error
 	if o.Secrets.NamespaceInclude, err = namespaceList("--namespace-include", o.Secrets.NamespaceInclude); err != nil {
 		return err
