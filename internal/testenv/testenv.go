@@ -47,6 +47,9 @@ type Options struct {
 	Webhook *envtest.WebhookInstallOptions
 	// ExtraCRDPaths are further files or folders of CRDs to install.
 	ExtraCRDPaths []string
+	// APIServerFlags are further kube-apiserver flags, by name without
+	// the leading dashes, such as "egress-selector-config-file".
+	APIServerFlags map[string]string
 }
 
 var loggerOnce sync.Once
@@ -102,7 +105,7 @@ func StartN(tb testing.TB, n int, opts Options) []*Cluster {
 		// RestartAPIServer can serve the same certificates again.
 		certDir := tb.TempDir()
 		wg.Go(func() {
-			clusters[i], errs[i] = startCluster(fmt.Sprintf("cluster-%d", i+1), crdPaths, certDir, webhook)
+			clusters[i], errs[i] = startCluster(fmt.Sprintf("cluster-%d", i+1), crdPaths, certDir, webhook, opts.APIServerFlags)
 		})
 	}
 	wg.Wait()
@@ -120,7 +123,8 @@ func StartN(tb testing.TB, n int, opts Options) []*Cluster {
 	return clusters
 }
 
-func startCluster(name string, crdPaths []string, certDir string, webhook *envtest.WebhookInstallOptions) (*Cluster, error) {
+func startCluster(name string, crdPaths []string, certDir string, webhook *envtest.WebhookInstallOptions,
+	apiServerFlags map[string]string) (*Cluster, error) {
 	env := &envtest.Environment{
 		// envtest creates the serving certificate, the client CA and the
 		// service account keys in a temporary folder that it deletes when
@@ -139,7 +143,11 @@ func startCluster(name string, crdPaths []string, certDir string, webhook *envte
 	// it as the HTTP server's shutdown timeout. With a grace period it ends
 	// the watches itself, so stopping a cluster with clients attached
 	// takes seconds.
-	env.ControlPlane.GetAPIServer().Configure().Set("shutdown-watch-termination-grace-period", "2s")
+	apiServerArgs := env.ControlPlane.GetAPIServer().Configure()
+	apiServerArgs.Set("shutdown-watch-termination-grace-period", "2s")
+	for name, value := range apiServerFlags {
+		apiServerArgs.Set(name, value)
+	}
 	if webhook != nil {
 		env.WebhookInstallOptions = *webhook
 	}

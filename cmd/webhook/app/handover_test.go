@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,9 +35,10 @@ import (
 )
 
 const (
-	// handoverNamespace is meshcert's namespace, which contains the Lease
-	// and the peer Secret.
-	handoverNamespace = "meshcert-system"
+	// meshcertNamespace is meshcert's namespace, as in the chart's
+	// rendering. It contains the Lease, the peer Secret and the
+	// certificate Secret.
+	meshcertNamespace = "meshcert-system"
 	// leaseName is the leader-election ID that app.NewManager sets.
 	leaseName = "meshcert-webhook"
 	// sourceNamespace contains the mirrored Secrets on both clusters.
@@ -60,12 +63,12 @@ func TestMirrorHandover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	for _, namespace := range []string{handoverNamespace, sourceNamespace} {
+	for _, namespace := range []string{meshcertNamespace, sourceNamespace} {
 		createObject(t, ctx, local.Client, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})
 	}
 	createObject(t, ctx, remote.Client, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: sourceNamespace}})
 	createObject(t, ctx, local.Client, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: handoverNamespace, Name: "peers",
+		ObjectMeta: metav1.ObjectMeta{Namespace: meshcertNamespace, Name: "peers",
 			Labels: map[string]string{wellknown.PeerClusterLabel: wellknown.True}},
 		Data: map[string][]byte{remote.Name: kubeconfigOf(t, remote.Env, "meshcert-mirror")},
 	})
@@ -86,13 +89,13 @@ func TestMirrorHandover(t *testing.T) {
 	if err := os.WriteFile(kubeconfig, kubeconfigOf(t, local.Env, "meshcert-webhook"), 0o600); err != nil {
 		t.Fatalf("write kubeconfig: %v", err)
 	}
-	leader, follower := waitForLeader(t, ctx, startReplica(t, "a", kubeconfig), startReplica(t, "b", kubeconfig))
+	leader, follower := waitForLeader(t, ctx, startMirrorReplica(t, "a", kubeconfig), startMirrorReplica(t, "b", kubeconfig))
 	holder, err := leaseHolder(ctx, local.Client)
 	if err != nil {
-		t.Fatalf("get Lease %s/%s: %v", handoverNamespace, leaseName, err)
+		t.Fatalf("get Lease %s/%s: %v", meshcertNamespace, leaseName, err)
 	}
 	if holder == "" {
-		t.Fatalf("Lease %s/%s names no holder while replica %s leads", handoverNamespace, leaseName, leader.name)
+		t.Fatalf("Lease %s/%s names no holder while replica %s leads", meshcertNamespace, leaseName, leader.name)
 	}
 	clusterID := kubeSystemUID(t, ctx, local.Client)
 	waitForCopy(t, ctx, remote.Client, updated, clusterID)
@@ -130,7 +133,7 @@ func TestMirrorHandover(t *testing.T) {
 	// before it returns, instead of leaving it to expire.
 	released, err := leaseHolder(ctx, local.Client)
 	if err != nil {
-		t.Fatalf("get Lease %s/%s: %v", handoverNamespace, leaseName, err)
+		t.Fatalf("get Lease %s/%s: %v", meshcertNamespace, leaseName, err)
 	}
 	if released == holder {
 		t.Fatalf("Lease still names the stopped leader %s after it exited: holder %q", leader.name, released)
@@ -152,7 +155,7 @@ func TestMirrorHandover(t *testing.T) {
 	t.Logf("follower %s leads %v after SIGTERM", follower.name, time.Since(stopped).Round(time.Millisecond))
 	newHolder, err := leaseHolder(ctx, local.Client)
 	if err != nil {
-		t.Fatalf("get Lease %s/%s: %v", handoverNamespace, leaseName, err)
+		t.Fatalf("get Lease %s/%s: %v", meshcertNamespace, leaseName, err)
 	}
 	if newHolder == "" || newHolder == holder {
 		t.Errorf("Lease holder = %q while follower %s leads, want a holder other than %q", newHolder, follower.name, holder)
@@ -190,9 +193,14 @@ func TestMirrorHandover(t *testing.T) {
 
 // replica is one webhook process that startReplica started.
 type replica struct {
-	name           string
-	cmd            *exec.Cmd
+	name string
+	cmd  *exec.Cmd
+	// webhookAddress, metricsAddress and healthAddress are the loopback
+	// addresses of the HTTPS webhook server, of /metrics and of /healthz
+	// and /readyz.
+	webhookAddress string
 	metricsAddress string
+	healthAddress  string
 	output         *lockedBuffer
 	// exited closes when the process has exited. Its exit error is then
 	// in err.
@@ -200,30 +208,54 @@ type replica struct {
 	err    error
 }
 
-// startReplica starts the test binary as a webhook replica (see
-// runReplica) with the flags and environment of the chart, its own
-// serving certificate and ports, and stops it when the test ends.
-func startReplica(t *testing.T, name, kubeconfig string) *replica {
+// startMirrorReplica starts a replica as TestMirrorHandover needs it:
+// leader election and the mirror on, and a test serving certificate in
+// place of certificate rotation.
+func startMirrorReplica(t *testing.T, name, kubeconfig string) *replica {
 	t.Helper()
 	certDir := t.TempDir()
 	writeServingCert(t, certDir, testcerts.New(t, testcerts.Options{CommonName: "localhost", DNSNames: []string{"localhost"}}))
-	r := &replica{name: name, metricsAddress: freeAddress(t), output: &lockedBuffer{}, exited: make(chan struct{})}
-	r.cmd = exec.Command(os.Args[0],
+	return startReplica(t, name, kubeconfig,
 		"--cert-dir="+certDir,
-		"--webhook-host=127.0.0.1",
-		"--webhook-port="+strconv.Itoa(freePort(t)),
-		"--metrics-bind-address="+r.metricsAddress,
-		"--health-probe-bind-address=0",
 		"--leader-elect=true",
 		"--mirror=true",
 		"--cert-rotation.enabled=false",
 		"--log.format=text",
 	)
-	r.cmd.Env = append(os.Environ(), replicaEnv+"=1", "KUBECONFIG="+kubeconfig, "POD_NAMESPACE="+handoverNamespace)
+}
+
+// startReplica starts the test binary as a webhook replica (see
+// runReplica) with flags and the environment of the chart, and stops it
+// when the test ends. The replica listens on loopback ports of its own,
+// which startReplica sets, so flags must not set them.
+func startReplica(t *testing.T, name, kubeconfig string, flags ...string) *replica {
+	t.Helper()
+	r := &replica{
+		name:           name,
+		webhookAddress: freeAddress(t),
+		metricsAddress: freeAddress(t),
+		healthAddress:  freeAddress(t),
+		output:         &lockedBuffer{},
+		exited:         make(chan struct{}),
+	}
+
+	host, port, err := net.SplitHostPort(r.webhookAddress)
+	if err != nil {
+		t.Fatalf("split webhook address %s: %v", r.webhookAddress, err)
+	}
+	args := append(slices.Clone(flags),
+		"--webhook-host="+host,
+		"--webhook-port="+port,
+		"--metrics-bind-address="+r.metricsAddress,
+		"--health-probe-bind-address="+r.healthAddress,
+	)
+	r.cmd = exec.Command(os.Args[0], args...)
+	r.cmd.Env = append(os.Environ(), replicaEnv+"=1", "KUBECONFIG="+kubeconfig, "POD_NAMESPACE="+meshcertNamespace)
 	r.cmd.Stdout, r.cmd.Stderr = r.output, r.output
 	if err := r.cmd.Start(); err != nil {
 		t.Fatalf("start replica %s: %v", name, err)
 	}
+
 	go func() {
 		r.err = r.cmd.Wait()
 		close(r.exited)
@@ -375,13 +407,21 @@ func pollUntil(t *testing.T, ctx context.Context, what string, check func(contex
 // kubeconfig with its inline credentials.
 func kubeconfigOf(t *testing.T, env *envtest.Environment, user string) []byte {
 	t.Helper()
-	authenticated, err := env.AddUser(envtest.User{Name: user, Groups: []string{"system:masters"}}, &rest.Config{})
+	return userKubeconfig(t, env, envtest.User{Name: user, Groups: []string{"system:masters"}})
+}
+
+// userKubeconfig provisions user on env, with a client certificate that
+// names it and its groups, and returns a kubeconfig with its inline
+// credentials.
+func userKubeconfig(t *testing.T, env *envtest.Environment, user envtest.User) []byte {
+	t.Helper()
+	authenticated, err := env.AddUser(user, &rest.Config{})
 	if err != nil {
-		t.Fatalf("add user %s: %v", user, err)
+		t.Fatalf("add user %s: %v", user.Name, err)
 	}
 	kubeconfig, err := authenticated.KubeConfig()
 	if err != nil {
-		t.Fatalf("kubeconfig of user %s: %v", user, err)
+		t.Fatalf("kubeconfig of user %s: %v", user.Name, err)
 	}
 	return kubeconfig
 }
@@ -399,7 +439,7 @@ func kubeSystemUID(t *testing.T, ctx context.Context, c client.Client) string {
 
 func leaseHolder(ctx context.Context, c client.Client) (string, error) {
 	var lease coordinationv1.Lease
-	if err := c.Get(ctx, client.ObjectKey{Namespace: handoverNamespace, Name: leaseName}, &lease); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: meshcertNamespace, Name: leaseName}, &lease); err != nil {
 		return "", err
 	}
 	return ptr.Deref(lease.Spec.HolderIdentity, ""), nil
