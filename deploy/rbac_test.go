@@ -12,10 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/meshcert/meshcert/internal/certrotation"
+	"github.com/meshcert/meshcert/internal/certrotation/rotationtest"
 	"github.com/meshcert/meshcert/internal/testenv"
 )
 
@@ -39,28 +38,7 @@ func TestChartRotationWithChartRBAC(t *testing.T) {
 		UserName: "system:serviceaccount:meshcert-system:meshcert-webhook",
 		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:meshcert-system", "system:authenticated"},
 	}
-	mgr, err := manager.New(config, manager.Options{
-		Scheme:                 testenv.Scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-	})
-	if err != nil {
-		t.Fatalf("create manager: %v", err)
-	}
-	ready, err := certrotation.Add(mgr, opts)
-	if err != nil {
-		t.Fatalf("certrotation.Add: %v", err)
-	}
-	go func() {
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager stopped: %v", err)
-		}
-	}()
-	select {
-	case <-ready:
-	case <-ctx.Done():
-		t.Fatalf("rotation as the chart's ServiceAccount not ready before the test context ended: %v", ctx.Err())
-	}
+	rotationtest.Run(ctx, t, config, opts)
 
 	var validating admissionregistrationv1.ValidatingWebhookConfiguration
 	if err := cluster.Client.Get(ctx, client.ObjectKey{Name: "meshcert-webhook"}, &validating); err != nil {

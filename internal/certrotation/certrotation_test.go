@@ -14,10 +14,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/meshcert/meshcert/internal/certrotation"
+	"github.com/meshcert/meshcert/internal/certrotation/rotationtest"
 	"github.com/meshcert/meshcert/internal/testenv"
 )
 
@@ -31,28 +30,7 @@ func TestRotationInjectsCABundle(t *testing.T) {
 	opts := testOptions(t)
 	createObjects(t, c, opts)
 
-	mgr, err := manager.New(cluster.Config, manager.Options{
-		Scheme:                 testenv.Scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-	})
-	if err != nil {
-		t.Fatalf("create manager: %v", err)
-	}
-	ready, err := certrotation.Add(mgr, opts)
-	if err != nil {
-		t.Fatalf("Add: %v", err)
-	}
-	go func() {
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager stopped: %v", err)
-		}
-	}()
-	select {
-	case <-ready:
-	case <-ctx.Done():
-		t.Fatalf("rotation not ready before the test context ended: %v", ctx.Err())
-	}
+	rotationtest.Run(ctx, t, cluster.Config, opts)
 
 	var secret corev1.Secret
 	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: opts.SecretName}, &secret); err != nil {
