@@ -117,15 +117,15 @@ func (sc *secretScope) selectors(options *metav1.ListOptions) {
 
 // pagedList makes the initial list paged. The reflector requests
 // resourceVersion "0", which older API servers serve whole from their
-// watch cache, ignoring the limit; an unset resourceVersion honours it.
-// On API servers with streaming lists (WatchList), the initial state
-// arrives through the watch instead and this is not called.
+// watch cache, ignoring the limit its pager sets; an unset resourceVersion
+// honours it. The limit itself is the pager's: when a continue token
+// expires, the pager lists again without one and takes the answer as the
+// whole list, so a limit set here would keep only the first page. On API
+// servers with streaming lists (WatchList), the initial state arrives
+// through the watch instead and this is not called.
 func pagedList(options metav1.ListOptions) metav1.ListOptions {
 	if options.ResourceVersion == "0" && options.Continue == "" {
 		options.ResourceVersion = ""
-	}
-	if options.Limit == 0 {
-		options.Limit = listPageSize
 	}
 	return options
 }

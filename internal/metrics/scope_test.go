@@ -1,10 +1,17 @@
 package metrics
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 )
@@ -168,5 +175,57 @@ func TestRequeueSkipsDeletedSecrets(t *testing.T) {
 	pending := scope.takePending()
 	if len(pending) != 1 || pending[0] != cache.MetaObjectToName(kept) {
 		t.Errorf("pending after a failed read = %v, want only the Secret the informer holds", pending)
+	}
+}
+
+// A continue token that expires on the second page makes the reflector's
+// pager list again without a limit and take the answer as the whole list:
+// every Secret must still reach the informer's store.
+func TestPagedListSurvivesExpiredContinue(t *testing.T) {
+	const total = 1200
+	expired := false
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(_ context.Context, options metav1.ListOptions) (runtime.Object, error) {
+			options = pagedList(options)
+			start := 0
+			if options.Continue != "" {
+				if !expired {
+					expired = true
+					return nil, apierrors.NewResourceExpired("continue token expired")
+				}
+				start, _ = strconv.Atoi(options.Continue)
+			}
+			end := total
+			if options.Limit > 0 {
+				end = min(start+int(options.Limit), total)
+			}
+			list := &metav1.PartialObjectMetadataList{ListMeta: metav1.ListMeta{ResourceVersion: "10"}}
+			for i := start; i < end; i++ {
+				list.Items = append(list.Items, metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+					Namespace: "gateways", Name: fmt.Sprint("secret-", i), UID: "uid", ResourceVersion: "1"}})
+			}
+			if end < total {
+				list.Continue = strconv.Itoa(end)
+			}
+			return list, nil
+		},
+		WatchFuncWithContext: func(_ context.Context, options metav1.ListOptions) (watch.Interface, error) {
+			if options.SendInitialEvents != nil {
+				return nil, errors.New("streaming lists not served")
+			}
+			return watch.NewFake(), nil
+		},
+	}
+	store := cache.NewStore(cache.MetaNamespaceKeyFunc)
+	reflector := cache.NewReflector(lw, &metav1.PartialObjectMetadata{}, store, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go reflector.RunWithContext(ctx)
+	eventually(t, "the reflector listed", func() bool { return reflector.LastSyncResourceVersion() != "" })
+	if n := len(store.List()); n != total {
+		t.Errorf("the reflector stored %d of %d Secrets", n, total)
+	}
+	if !expired {
+		t.Error("the continue token never expired, so the test checked nothing")
 	}
 }
