@@ -7,32 +7,53 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
 )
 
 // newSecretClients builds the metadata client of the watches and the
-// data client of the reads from one configuration.
+// factory of the data clients of the reads from one configuration. Both
+// draw on one rate limiter, so together they keep to config's QPS and
+// burst.
 func newSecretClients(config *rest.Config) (secretClients, error) {
+	config = rest.CopyConfig(config)
+	if config.UserAgent == "" {
+		config.UserAgent = rest.DefaultKubernetesUserAgent()
+	}
+	if config.RateLimiter == nil {
+		qps, burst := config.QPS, config.Burst
+		if qps == 0 {
+			qps = rest.DefaultQPS
+		}
+		if burst == 0 {
+			burst = rest.DefaultBurst
+		}
+		config.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(qps, burst)
+	}
 	metadataClient, err := metadata.NewForConfig(config)
 	if err != nil {
 		return secretClients{}, fmt.Errorf("create Kubernetes metadata client: %w", err)
 	}
-	data, err := newDataClient(config)
-	if err != nil {
+	if _, err := newDataClient(config); err != nil {
 		return secretClients{}, err
 	}
-	return secretClients{metadata: metadataClient, data: data}, nil
+	return secretClients{
+		metadata: metadataClient,
+		newData:  func() (rest.Interface, error) { return newDataClient(config) },
+	}, nil
 }
 
 // newDataClient returns a client of the core API that reads Secrets as
 // protobuf, which is smaller on the wire and cheaper to decode than JSON,
 // over connections that close after each response. Go's TLS and HTTP
 // clients keep the last bytes they read in per-connection buffers. A
-// closed connection takes those buffers with it, so no private key
-// outlives the read that fetched it. The transport is the exporter's
-// own, never shared with the watches.
+// closed connection releases them, so no live buffer keeps a private key
+// after the read that fetched it. The transport is the exporter's own,
+// never shared with the watches. A new client per read also loads the
+// CA file again, so a rotated cluster CA is picked up as the watches'
+// transport picks it up.
 func newDataClient(config *rest.Config) (rest.Interface, error) {
 	config = rest.CopyConfig(config)
 	config.ContentType = runtime.ContentTypeProtobuf
@@ -64,9 +85,9 @@ func newDataClient(config *rest.Config) (rest.Interface, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build transport of the Secret reader: %w", err)
 	}
-	clientset, err := kubernetes.NewForConfigAndClient(config, &http.Client{Transport: roundTripper, Timeout: config.Timeout})
+	client, err := corev1client.NewForConfigAndClient(config, &http.Client{Transport: roundTripper, Timeout: config.Timeout})
 	if err != nil {
 		return nil, fmt.Errorf("create Kubernetes client: %w", err)
 	}
-	return clientset.CoreV1().RESTClient(), nil
+	return client.RESTClient(), nil
 }

@@ -56,6 +56,19 @@ var flateWriters = sync.Pool{New: func() any {
 	return w
 }}
 
+func getFlateWriter(w io.Writer) *flate.Writer {
+	compressor := flateWriters.Get().(*flate.Writer)
+	compressor.Reset(w)
+	return compressor
+}
+
+// putFlateWriter returns compressor to the pool, pointing it at
+// io.Discard first so that the pool keeps no writer of a scrape alive.
+func putFlateWriter(compressor *flate.Writer) {
+	compressor.Reset(io.Discard)
+	flateWriters.Put(compressor)
+}
+
 // gzipHeader is a gzip member header (RFC 1952): no name, no time, the
 // fastest compression, unknown operating system, as compress/gzip writes
 // it at flate.BestSpeed.
@@ -77,9 +90,8 @@ func (s *State) writeGzip(w io.Writer, self prometheus.Gatherer) error {
 	for _, c := range certs.order {
 		_, _ = buffered.Write(c.deflate)
 	}
-	compressor := flateWriters.Get().(*flate.Writer)
-	defer flateWriters.Put(compressor)
-	compressor.Reset(buffered)
+	compressor := getFlateWriter(buffered)
+	defer putFlateWriter(compressor)
 	_, _ = compressor.Write(selfText.Bytes())
 	if err := compressor.Close(); err != nil {
 		return fmt.Errorf("write scrape: %w", err)
@@ -182,16 +194,15 @@ func renderChunk(b []byte, i int, objects []*object) []byte {
 
 func (c *chunk) compress(text []byte) error {
 	var out bytes.Buffer
-	compressor := flateWriters.Get().(*flate.Writer)
-	defer flateWriters.Put(compressor)
-	compressor.Reset(&out)
+	compressor := getFlateWriter(&out)
+	defer putFlateWriter(compressor)
 	if _, err := compressor.Write(text); err != nil {
 		return err
 	}
 	if err := compressor.Flush(); err != nil {
 		return err
 	}
-	c.deflate = slices.Clip(out.Bytes())
+	c.deflate = bytes.Clone(out.Bytes())
 	c.crc = crc32.ChecksumIEEE(text)
 	c.size = uint32(len(text))
 	return nil

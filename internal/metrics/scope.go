@@ -1,8 +1,12 @@
 package metrics
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"sync"
@@ -10,6 +14,7 @@ import (
 	"time"
 	"unique"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -51,7 +56,10 @@ type secretScope struct {
 	namespace string
 	informer  cache.SharedIndexInformer
 	handler   cache.ResourceEventHandlerRegistration
-	data      rest.Interface
+	newData   func() (rest.Interface, error)
+	// pageSize is the size of the last response read, to size the next
+	// buffer; only the reader goroutine uses it.
+	pageSize int
 
 	// mu orders changes of the State: a read stores a Secret only while
 	// the informer still holds it, and a deletion removes it under the
@@ -65,7 +73,7 @@ type secretScope struct {
 
 func newSecretScope(s *secretSource, clients secretClients, namespace string, resync time.Duration) (*secretScope, error) {
 	scope := &secretScope{
-		source: s, namespace: namespace, data: clients.data,
+		source: s, namespace: namespace, newData: clients.newData,
 		parsed: map[cache.ObjectName]version{}, pending: map[cache.ObjectName]struct{}{},
 		wake: make(chan struct{}, 1),
 	}
@@ -190,7 +198,9 @@ func (sc *secretScope) signal() {
 // scope is synced once the informer has delivered its initial list and
 // every Secret in it has been read.
 func (sc *secretScope) run(ctx context.Context) {
-	go sc.informer.RunWithContext(ctx)
+	var informer sync.WaitGroup
+	defer informer.Wait()
+	informer.Go(func() { sc.informer.RunWithContext(ctx) })
 	go func() {
 		if cache.WaitForCacheSync(ctx.Done(), sc.handler.HasSynced) {
 			sc.signal()
@@ -262,14 +272,21 @@ func (sc *secretScope) drained() bool {
 // read fetches the data of the named Secrets: one request each for a
 // few, one paged list of the scope for many, as on start.
 func (sc *secretScope) read(ctx context.Context, names []cache.ObjectName) error {
+	if len(names) == 0 {
+		return nil
+	}
+	client, err := sc.newData()
+	if err != nil {
+		return err
+	}
 	sc.mu.Lock()
 	known := len(sc.parsed)
 	sc.mu.Unlock()
 	if listsAll(len(names), known) {
-		return sc.list(ctx, sc.namespace, "")
+		return sc.list(ctx, client, sc.namespace, "")
 	}
 	for _, name := range names {
-		if err := sc.list(ctx, name.Namespace, "metadata.name="+name.Name); err != nil {
+		if err := sc.list(ctx, client, name.Namespace, "metadata.name="+name.Name); err != nil {
 			return err
 		}
 	}
@@ -285,31 +302,124 @@ func listsAll(changed, known int) bool {
 // list reads the Secrets of namespace that the source selects, narrowed
 // by the field selector extra, page by page. A single Secret is read with
 // a list too, so the exporter needs no permission to get Secrets.
-func (sc *secretScope) list(ctx context.Context, namespace, extra string) error {
+func (sc *secretScope) list(ctx context.Context, client rest.Interface, namespace, extra string) error {
 	options := metav1.ListOptions{LabelSelector: sc.source.labelSelector, Limit: listPageSize}
 	sc.selectors(&options)
 	if extra != "" {
 		options.FieldSelector += "," + extra
 	}
 	for {
-		result := sc.data.Get().Namespace(namespace).Resource("secrets").
-			VersionedParams(&options, scheme.ParameterCodec).Do(ctx)
-		var list corev1.SecretList
-		err := result.Into(&list)
-		if body, _ := result.Raw(); body != nil {
-			clear(body)
-		}
+		next, err := sc.readPage(ctx, client, namespace, options)
 		if err != nil {
 			return fmt.Errorf("list Secrets in %q: %w", namespace, err)
 		}
-		for i := range list.Items {
-			sc.store(&list.Items[i])
-		}
-		if list.Continue == "" {
+		if next == "" {
 			return nil
 		}
-		options.Continue = list.Continue
+		options.Continue = next
 	}
+}
+
+// readPageTimeout bounds the read of one page of Secrets.
+const readPageTimeout = time.Minute
+
+// readPage reads one page of Secrets into the State and returns the
+// continue token of the next. It reads the response into a buffer of its
+// own and decodes it without copying it again, so that it can wipe every
+// copy of the data it held: the buffer, including the smaller ones it
+// outgrew, and the decoded Secrets, whether decoding succeeded or not.
+func (sc *secretScope) readPage(ctx context.Context, client rest.Interface, namespace string, options metav1.ListOptions) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, readPageTimeout)
+	defer cancel()
+	stream, err := client.Get().Namespace(namespace).Resource("secrets").
+		VersionedParams(&options, scheme.ParameterCodec).Stream(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer stream.Close()
+	body, err := readWiping(stream, sc.pageSize)
+	defer clear(body)
+	if err != nil {
+		return "", fmt.Errorf("read response: %w", err)
+	}
+	sc.pageSize = len(body)
+
+	var list corev1.SecretList
+	defer func() {
+		for i := range list.Items {
+			wipeData(&list.Items[i])
+		}
+	}()
+	if err := decodeSecretList(body, &list); err != nil {
+		return "", err
+	}
+	for i := range list.Items {
+		sc.store(&list.Items[i])
+	}
+	return list.Continue, nil
+}
+
+// readWiping reads r to the end into a buffer of at least sizeHint bytes.
+// When the buffer is full, it copies it into one twice the size and
+// zeroes the old one, so no partial copy of the response is left behind.
+func readWiping(r io.Reader, sizeHint int) ([]byte, error) {
+	buf := make([]byte, 0, max(sizeHint+bytes.MinRead, 64<<10))
+	for {
+		if len(buf) == cap(buf) {
+			bigger := make([]byte, len(buf), 2*cap(buf))
+			copy(bigger, buf)
+			clear(buf)
+			buf = bigger
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// protobufMagic starts every protobuf response of the Kubernetes API.
+var protobufMagic = []byte("k8s\x00")
+
+// decodeSecretList decodes a list response, protobuf or JSON, into list.
+// A protobuf response is an envelope (runtime.Unknown) whose field 2
+// holds the encoded list: it is decoded in place, where the API
+// machinery's decoder would copy it first.
+func decodeSecretList(body []byte, list *corev1.SecretList) error {
+	if !bytes.HasPrefix(body, protobufMagic) {
+		if err := json.Unmarshal(body, list); err != nil {
+			return fmt.Errorf("decode JSON Secret list: %w", err)
+		}
+		return nil
+	}
+	envelope := body[len(protobufMagic):]
+	for len(envelope) > 0 {
+		number, kind, n := protowire.ConsumeTag(envelope)
+		if n < 0 {
+			return fmt.Errorf("decode protobuf envelope: %w", protowire.ParseError(n))
+		}
+		envelope = envelope[n:]
+		if number == 2 && kind == protowire.BytesType {
+			raw, n := protowire.ConsumeBytes(envelope)
+			if n < 0 {
+				return fmt.Errorf("decode protobuf envelope: %w", protowire.ParseError(n))
+			}
+			if err := list.Unmarshal(raw); err != nil {
+				return fmt.Errorf("decode protobuf Secret list: %w", err)
+			}
+			return nil
+		}
+		n = protowire.ConsumeFieldValue(number, kind, envelope)
+		if n < 0 {
+			return fmt.Errorf("decode protobuf envelope: %w", protowire.ParseError(n))
+		}
+		envelope = envelope[n:]
+	}
+	return errors.New("decode protobuf envelope: no object in the response")
 }
 
 // store parses secret into the State unless this version was parsed

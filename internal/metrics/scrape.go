@@ -142,8 +142,12 @@ func acceptsGzip(values []string) bool {
 				continue
 			}
 			quality := 1.0
-			if param := strings.TrimSpace(params); strings.HasPrefix(param, "q=") {
-				parsed, err := strconv.ParseFloat(param[len("q="):], 64)
+			for param := range strings.SplitSeq(params, ";") {
+				key, value, _ := strings.Cut(strings.TrimSpace(param), "=")
+				if !strings.EqualFold(key, "q") {
+					continue
+				}
+				parsed, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
 				if err != nil {
 					parsed = 0
 				}

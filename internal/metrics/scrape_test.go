@@ -156,6 +156,9 @@ func TestAcceptsGzip(t *testing.T) {
 		{"gzip;q=0", false},
 		{"gzip; q=0.000", false},
 		{"gzip;q=bad", false},
+		{"gzip;Q=0", false},
+		{"gzip;level=1;q=0", false},
+		{"gzip;level=1", true},
 		{"identity", false},
 		{"zstd,gzip", true},
 	}

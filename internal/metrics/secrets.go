@@ -72,11 +72,11 @@ type secretSource struct {
 	logger        logr.Logger
 }
 
-// secretClients are the two clients of the Secret sources: metadata for
-// the watches, data for reading Secrets.
+// secretClients are the clients of the Secret sources: metadata for the
+// watches, and newData, which builds a client for each read of data.
 type secretClients struct {
 	metadata metadata.Interface
-	data     rest.Interface
+	newData  func() (rest.Interface, error)
 }
 
 func newSecretSource(clients secretClients, source string, opts SecretOptions, deps sourceDeps) (*secretSource, error) {
