@@ -372,11 +372,33 @@ func peerUpValue(peer string) float64 {
 func (m *mesh) testIdleResync(t *testing.T) {
 	peers := m.clusters[1:]
 	ctx := testenv.Context(t)
-	before := secretWrites(t, ctx, peers)
+	before := settledSecretWrites(t, ctx, peers)
 	// Two and a half sweeps at the test's two-second interval.
 	time.Sleep(5 * time.Second)
 	if after := secretWrites(t, ctx, peers); after != before {
 		t.Errorf("peers received %v Secret writes during an idle resync, want 0", after-before)
+	}
+}
+
+// settledSecretWrites waits until the peers receive no Secret write for a
+// whole sweep interval, so that writes the earlier subtests started, such
+// as a retried update, are not counted as the idle resync's, and returns
+// the count then.
+func settledSecretWrites(t *testing.T, ctx context.Context, peers []*testenv.Cluster) float64 {
+	t.Helper()
+	interval := testOptions("").SweepInterval
+	deadline := time.Now().Add(time.Minute)
+	count := secretWrites(t, ctx, peers)
+	for {
+		time.Sleep(interval)
+		next := secretWrites(t, ctx, peers)
+		if next == count {
+			return count
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the peers still received Secret writes a minute after the earlier subtests")
+		}
+		count = next
 	}
 }
 
