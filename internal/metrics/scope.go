@@ -125,12 +125,13 @@ func (sc *secretScope) selectors(options *metav1.ListOptions) {
 
 // pagedList makes the initial list paged. The reflector requests
 // resourceVersion "0", which older API servers serve whole from their
-// watch cache, ignoring the limit its pager sets; an unset resourceVersion
-// honours it. The limit itself is the pager's: when a continue token
-// expires, the pager lists again without one and takes the answer as the
-// whole list, so a limit set here would keep only the first page. On API
-// servers with streaming lists (WatchList), the initial state arrives
-// through the watch instead and this is not called.
+// watch cache, ignoring the limit its pager sets. An unset
+// resourceVersion honours the limit. The limit itself is left to the
+// pager: when a continue token expires, the pager lists again without a
+// limit and takes the answer as the whole list, so a limit set here would
+// keep only the first page. On API servers with streaming lists
+// (WatchList), the initial state arrives through the watch instead and
+// this is not called.
 func pagedList(options metav1.ListOptions) metav1.ListOptions {
 	if options.ResourceVersion == "0" && options.Continue == "" {
 		options.ResourceVersion = ""
@@ -325,9 +326,9 @@ const readPageTimeout = time.Minute
 
 // readPage reads one page of Secrets into the State and returns the
 // continue token of the next. It reads the response into a buffer of its
-// own and decodes it without copying it again, so that it can wipe every
-// copy of the data it held: the buffer, including the smaller ones it
-// outgrew, and the decoded Secrets, whether decoding succeeded or not.
+// own and decodes it without copying it again. So it can wipe every copy
+// of the data it held: the buffer, the smaller buffers it outgrew, and
+// the decoded Secrets, whether decoding succeeded or not.
 func (sc *secretScope) readPage(ctx context.Context, client rest.Interface, namespace string, options metav1.ListOptions) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, readPageTimeout)
 	defer cancel()
