@@ -13,6 +13,14 @@ import (
 	"github.com/meshcert/meshcert/internal/testcerts"
 )
 
+// withLastByte returns a copy of data whose last byte is b, as a DER
+// signature may end by chance.
+func withLastByte(data []byte, b byte) []byte {
+	out := bytes.Clone(data)
+	out[len(out)-1] = b
+	return out
+}
+
 func TestDecodePEMDiagnosis(t *testing.T) {
 	leaf := testcerts.New(t, testcerts.Options{KeyKind: testcerts.ECDSAP256})
 	der := leaf.X509.Raw
@@ -27,6 +35,8 @@ func TestDecodePEMDiagnosis(t *testing.T) {
 		{"empty", nil, certs.ReasonEmpty, certs.NoBlock},
 		{"whitespace only", []byte(" \n\t\n"), certs.ReasonEmpty, certs.NoBlock},
 		{"der", der, certs.ReasonDER, certs.NoBlock},
+		{"der ending in a space byte", withLastByte(der, ' '), certs.ReasonDER, certs.NoBlock},
+		{"der ending in a newline byte", withLastByte(der, '\n'), certs.ReasonDER, certs.NoBlock},
 		{"double base64", []byte(base64.StdEncoding.EncodeToString(leaf.CertPEM)), certs.ReasonDoubleBase64, certs.NoBlock},
 		{"bare base64 body", []byte(base64.StdEncoding.EncodeToString(der)), certs.ReasonNotPEM, certs.NoBlock},
 		{"escaped newlines", []byte(escaped), certs.ReasonEscapedNewlines, certs.NoBlock},

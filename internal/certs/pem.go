@@ -104,7 +104,9 @@ func diagnoseNotPEM(data []byte) *Error {
 		}
 	}
 
-	if looksLikeDER(trimmed) {
+	// The untrimmed value counts too: DER may end in bytes that are ASCII
+	// whitespace, which trimming would cut off.
+	if looksLikeDER(data) || looksLikeDER(trimmed) {
 		return newError(ReasonDER, NoBlock,
 			"the value is binary DER, not PEM; convert it with "+
 				"'openssl x509 -inform der -in FILE -out FILE.pem' (or 'openssl pkey' for a key)")
