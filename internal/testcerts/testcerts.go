@@ -160,7 +160,7 @@ func templateFor(opts Options) *x509.Certificate {
 	keysMu.Unlock()
 
 	template := &x509.Certificate{
-		SerialNumber:          big.NewInt(number<<16 | now.UnixNano()&0xffff),
+		SerialNumber:          serialNumber(number, now),
 		Subject:               pkix.Name{CommonName: opts.CommonName, Organization: []string{"meshcert tests"}},
 		DNSNames:              opts.DNSNames,
 		IPAddresses:           opts.IPs,
@@ -246,4 +246,11 @@ func (c *Chain) CAPEM() []byte {
 		return nil
 	}
 	return c.Root.CertPEM
+}
+
+// serialNumber returns a unique serial of eight bytes whose top bit is
+// clear, so that DER never pads it with a zero byte and NegativeSerial
+// can set that bit in place.
+func serialNumber(number int64, now time.Time) *big.Int {
+	return big.NewInt(1<<62 | (number&0xffffffffff)<<16 | now.UnixNano()&0xffff)
 }
