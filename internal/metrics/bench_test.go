@@ -209,7 +209,7 @@ func chartGoMemLimit(b *testing.B) string {
 	return values.Exporter.GoMemLimit
 }
 
-// httpOK reports whether a GET of url answers 200 OK, reading the body.
+// httpOK reports whether a GET of url returns 200 OK, reading the body.
 func httpOK(url string) bool {
 	response, err := http.Get(url)
 	if err != nil {

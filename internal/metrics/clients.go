@@ -36,6 +36,8 @@ func newSecretClients(config *rest.Config) (secretClients, error) {
 	if err != nil {
 		return secretClients{}, fmt.Errorf("create Kubernetes metadata client: %w", err)
 	}
+	// The reads build their own clients; building one now reports a bad
+	// configuration when the exporter starts.
 	if _, err := newDataClient(config); err != nil {
 		return secretClients{}, err
 	}

@@ -168,8 +168,8 @@ func isPrivateKeyBlock(block certs.Block) bool {
 
 // fingerprintBytes is how many leading bytes of a certificate's SHA-256
 // the fingerprint label shows: 16 hexadecimal digits, enough to tell the
-// certificates of a cluster apart, and a prefix of the full hash that
-// openssl and the webhook's fingerprint annotation give.
+// certificates of a cluster apart. They are a prefix of the full hash
+// that openssl and the webhook's fingerprint annotation give.
 const fingerprintBytes = 8
 
 // shortFingerprint returns the fingerprint label of a certificate whose

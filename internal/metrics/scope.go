@@ -128,8 +128,8 @@ func (sc *secretScope) selectors(options *metav1.ListOptions) {
 // watch cache, ignoring the limit its pager sets. An unset
 // resourceVersion honours the limit. The limit itself is left to the
 // pager: when a continue token expires, the pager lists again without a
-// limit and takes the answer as the whole list, so a limit set here would
-// keep only the first page. On API servers with streaming lists
+// limit and takes the response as the whole list, so a limit set here
+// would keep only the first page. On API servers with streaming lists
 // (WatchList), the initial state arrives through the watch instead and
 // this is not called.
 func pagedList(options metav1.ListOptions) metav1.ListOptions {
@@ -156,9 +156,8 @@ func slimMetadata(in any) (any, error) {
 // changed marks a Secret pending unless its data was already read at
 // this resourceVersion: a resync or relist replays unchanged Secrets.
 func (sc *secretScope) changed(obj any) {
-	meta, ok := obj.(*metav1.PartialObjectMetadata)
+	meta, ok := sc.metadataOf(obj)
 	if !ok {
-		sc.source.logger.Error(fmt.Errorf("unexpected object %T in the informer", obj), "Skipped object")
 		return
 	}
 	name := cache.MetaObjectToName(meta)
@@ -172,12 +171,8 @@ func (sc *secretScope) changed(obj any) {
 }
 
 func (sc *secretScope) deleted(obj any) {
-	if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tombstone.Obj
-	}
-	meta, ok := obj.(*metav1.PartialObjectMetadata)
+	meta, ok := sc.metadataOf(obj)
 	if !ok {
-		sc.source.logger.Error(fmt.Errorf("unexpected object %T in the informer", obj), "Skipped deleted object")
 		return
 	}
 	name := cache.MetaObjectToName(meta)
@@ -186,6 +181,29 @@ func (sc *secretScope) deleted(obj any) {
 	delete(sc.parsed, name)
 	delete(sc.pending, name)
 	sc.source.remove(name)
+}
+
+// metadataOf returns the metadata an informer event carries, unwrapping
+// the tombstone of a deletion the watch missed, and logs any other type.
+func (sc *secretScope) metadataOf(obj any) (*metav1.PartialObjectMetadata, bool) {
+	if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tombstone.Obj
+	}
+	meta, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		sc.source.logger.Error(fmt.Errorf("unexpected object %T in the informer", obj), "Skipped informer event")
+	}
+	return meta, ok
+}
+
+// watched returns the metadata the informer holds for name, if any.
+func (sc *secretScope) watched(name cache.ObjectName) (*metav1.PartialObjectMetadata, bool) {
+	item, exists, err := sc.informer.GetIndexer().GetByKey(name.String())
+	if err != nil || !exists {
+		return nil, false
+	}
+	meta, ok := item.(*metav1.PartialObjectMetadata)
+	return meta, ok
 }
 
 func (sc *secretScope) signal() {
@@ -253,7 +271,7 @@ func (sc *secretScope) requeue(names []cache.ObjectName) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	for _, name := range names {
-		if _, exists, err := sc.informer.GetIndexer().GetByKey(name.String()); err == nil && exists {
+		if _, ok := sc.watched(name); ok {
 			sc.pending[name] = struct{}{}
 		}
 	}
@@ -441,11 +459,7 @@ func (sc *secretScope) store(secret *corev1.Secret) {
 
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	item, exists, err := sc.informer.GetIndexer().GetByKey(name.String())
-	if err != nil || !exists {
-		return
-	}
-	if meta, ok := item.(*metav1.PartialObjectMetadata); !ok || meta.UID != secret.UID {
+	if meta, ok := sc.watched(name); !ok || meta.UID != secret.UID {
 		return
 	}
 	sc.parsed[name] = read

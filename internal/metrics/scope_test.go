@@ -167,20 +167,20 @@ func TestListsAllOnlyForLargeShares(t *testing.T) {
 func TestRequeueSkipsDeletedSecrets(t *testing.T) {
 	te := newTestExporter(t)
 	scope := newUnstartedScope(t, te)
-	kept := fakeSecret(goldenCases(t)[0])
-	watchedMetadata(t, scope, kept)
+	watchedSecret := fakeSecret(goldenCases(t)[0])
+	watchedMetadata(t, scope, watchedSecret)
 	deleted := cache.ObjectName{Namespace: "gateways", Name: "deleted"}
 
-	scope.requeue([]cache.ObjectName{cache.MetaObjectToName(kept), deleted})
+	scope.requeue([]cache.ObjectName{cache.MetaObjectToName(watchedSecret), deleted})
 	pending := scope.takePending()
-	if len(pending) != 1 || pending[0] != cache.MetaObjectToName(kept) {
+	if len(pending) != 1 || pending[0] != cache.MetaObjectToName(watchedSecret) {
 		t.Errorf("pending after a failed read = %v, want only the Secret the informer holds", pending)
 	}
 }
 
 // A continue token that expires on the second page makes the reflector's
-// pager list again without a limit and take the answer as the whole list:
-// every Secret must still reach the informer's store.
+// pager list again without a limit and take the response as the whole
+// list. Every Secret must still reach the informer's store.
 func TestPagedListSurvivesExpiredContinue(t *testing.T) {
 	const total = 1200
 	expired := false

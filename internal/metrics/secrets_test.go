@@ -276,21 +276,22 @@ type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(request *http.Request) (*http.Response, error) { return f(request) }
 
-// checkPaged fails the test unless lists holds pages of listPageSize
-// Secrets that follow one another through continue tokens.
-func checkPaged(t *testing.T, what string, lists []url.Values, wantPages int) {
+// checkPaged fails the test unless lists, the list requests of one
+// client, are pages of listPageSize Secrets that follow one another
+// through continue tokens.
+func checkPaged(t *testing.T, client string, lists []url.Values, wantPages int) {
 	t.Helper()
 	continued := 0
 	for _, query := range lists {
 		if query.Get("limit") != strconv.Itoa(listPageSize) {
-			t.Errorf("%s list with limit %q, want %d", what, query.Get("limit"), listPageSize)
+			t.Errorf("%s list with limit %q, want %d", client, query.Get("limit"), listPageSize)
 		}
 		if query.Get("continue") != "" {
 			continued++
 		}
 	}
 	if continued < wantPages-1 {
-		t.Errorf("%s lists: %d with a continue token among %d, want at least %d", what, continued, len(lists), wantPages-1)
+		t.Errorf("%s lists: %d with a continue token among %d, want at least %d", client, continued, len(lists), wantPages-1)
 	}
 }
 

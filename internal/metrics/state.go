@@ -50,7 +50,7 @@ type State struct {
 	sorted []*object
 	dirty  bool
 	// generation counts the changes, so that a cache built from a
-	// snapshot knows when it is stale.
+	// snapshot can tell when it is stale.
 	generation uint64
 
 	// compressMu serializes compressCerts, which replaces compressed.
@@ -149,8 +149,5 @@ func (s *State) objectFor(key objectKey) *object {
 }
 
 func (s *State) has(key objectKey) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	_, ok := s.objects[key]
-	return ok
+	return s.objectFor(key) != nil
 }

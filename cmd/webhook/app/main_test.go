@@ -30,18 +30,12 @@ func TestMain(m *testing.M) {
 // processes because controller-runtime accepts each controller name once
 // per process, and because every replica needs its own metrics registry.
 func runReplica(args []string) int {
-	var (
-		logOpts logging.Options
-		opts    app.Options
-	)
-	flags := pflag.NewFlagSet("webhook", pflag.ContinueOnError)
-	logOpts.AddFlags(flags)
-	opts.AddFlags(flags)
+	flags, logOpts, opts := newWebhookFlagSet()
 	if err := flags.Parse(args); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	logger, err := logging.New(logOpts)
+	logger, err := logging.New(*logOpts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -49,9 +43,22 @@ func runReplica(args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := app.Run(ctx, opts, logger); err != nil {
+	if err := app.Run(ctx, *opts, logger); err != nil {
 		logger.Error(err, "Exited with error")
 		return 1
 	}
 	return 0
+}
+
+// newWebhookFlagSet returns the flags of cmd/webhook and the options they
+// fill.
+func newWebhookFlagSet() (*pflag.FlagSet, *logging.Options, *app.Options) {
+	var (
+		logOpts logging.Options
+		opts    app.Options
+	)
+	flags := pflag.NewFlagSet("webhook", pflag.ContinueOnError)
+	logOpts.AddFlags(flags)
+	opts.AddFlags(flags)
+	return flags, &logOpts, &opts
 }

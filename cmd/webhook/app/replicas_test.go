@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,7 +28,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/meshcert/meshcert/cmd/webhook/app"
-	"github.com/meshcert/meshcert/internal/logging"
 	"github.com/meshcert/meshcert/internal/testcerts"
 	"github.com/meshcert/meshcert/internal/testenv"
 	"github.com/meshcert/meshcert/internal/webhook"
@@ -232,20 +230,14 @@ func chartWebhookFlags(t *testing.T, deployment *unstructured.Unstructured) ([]s
 		}
 	}
 
-	var (
-		logOpts logging.Options
-		opts    app.Options
-	)
-	flagSet := pflag.NewFlagSet("webhook", pflag.ContinueOnError)
-	logOpts.AddFlags(flagSet)
-	opts.AddFlags(flagSet)
+	flagSet, _, opts := newWebhookFlagSet()
 	if err := flagSet.Parse(flags); err != nil {
 		t.Fatalf("parse the chart's webhook flags %v: %v", flags, err)
 	}
 	if !opts.CertRotation.Enabled {
 		t.Fatal("the chart's default values turn certificate rotation off")
 	}
-	return flags, opts
+	return flags, *opts
 }
 
 // ready returns nil once the replica's /readyz returns 200 OK.
