@@ -182,10 +182,13 @@ func checkWebhookSelection(t *testing.T, c client.Client) {
 		}
 		// The API server matches namespaceSelector against its namespace
 		// cache, which observes the label change a moment later, so wait
-		// until a create in the namespace reaches the webhook.
+		// until a create in the namespace reaches the webhook. The probe
+		// holds no certificate key, so deleting it never reaches a webhook,
+		// even once the cache has caught up between its create and delete.
 		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true,
 			func(ctx context.Context) (bool, error) {
-				probe := secret("opted-out", "probe", corev1.SecretTypeTLS, certData, nil)
+				probe := secret("opted-out", "probe", corev1.SecretTypeOpaque, map[string][]byte{"bundle.pem": []byte("x")},
+					map[string]string{wellknown.ValidationLabel: wellknown.Enabled})
 				if err := c.Create(ctx, probe); err == nil {
 					return false, c.Delete(ctx, probe)
 				}
